@@ -1,0 +1,3 @@
+from mlway.cli.app import main
+
+main()

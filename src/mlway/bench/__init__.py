@@ -1,0 +1,1 @@
+"""mlway bench: load-test OpenAI-compatible LLM servers."""

@@ -1,0 +1,1 @@
+"""The ``mlway`` command line: thin typer commands, one module per product."""
