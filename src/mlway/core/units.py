@@ -5,6 +5,7 @@ Every parser raises :class:`InputError` naming the value and the accepted form.
 
 from __future__ import annotations
 
+import math
 import re
 
 from mlway.core.errors import InputError
@@ -70,7 +71,7 @@ def parse_int_list(text: str, *, what: str = "list") -> list[int]:
 
 def format_duration(seconds: float) -> str:
     """A short human form: ``0.0123`` -> ``"12.3 ms"``."""
-    if seconds != seconds:  # NaN
+    if math.isnan(seconds):
         return "-"
     magnitude = abs(seconds)
     if magnitude < 1e-3:
