@@ -94,6 +94,24 @@ class PointSummary(StrictModel):
     records_path: str = Field(description="relative path of requests.jsonl inside the run directory")
 
 
+class SearchTrial(StrictModel):
+    """One trial of an SLO search."""
+
+    load: float
+    passed: bool
+    binding: str | None = Field(default=None, description="the limit that failed, e.g. 'ttft_p95 1.8s > 1s'")
+
+
+class SearchSummary(StrictModel):
+    """The answer of ``mlway bench slo``: the highest load that met the SLO."""
+
+    mode: Literal["rate", "concurrency"]
+    slo: str
+    answer: float | None = Field(description="highest passing rate (req/s) or concurrency; None: none passed")
+    bracket: tuple[float | None, float | None] = Field(description="(highest pass, lowest fail)")
+    trials: list[SearchTrial] = Field(default_factory=list)
+
+
 class RunResult(StrictModel):
     """Everything ``run.json`` holds."""
 
@@ -106,3 +124,4 @@ class RunResult(StrictModel):
     environment: dict[str, Any] = Field(description="mlway version, python, host, cpu, server info")
     formulas: dict[str, str] = Field(default_factory=dict, description="metric -> how it is computed")
     points: list[PointSummary] = Field(default_factory=list)
+    search: SearchSummary | None = None
