@@ -109,16 +109,17 @@ def _rate_shortfall(facts: PointFacts) -> str | None:
     queue = facts.metrics.get("queue_time")
     wait = queue.p50 if queue is not None else 0.0
     if wait > _QUEUE_SHARE / target:
-        waited = f"requests waited {format_duration(wait)} (p50 queue_time) before being sent"
+        waited = f"{format_duration(wait)} (p50 queue_time)"
         cap = facts.load.max_concurrency
         if cap is not None:
             return (
-                f"{head}: the server fell behind: {waited}, for one of the max_concurrency={cap} "
-                "in-flight slots; the server cannot sustain this rate (or raise the cap)"
+                f"{head}: the server fell behind: requests waited {waited} for one of the "
+                f"max_concurrency={cap} in-flight slots; the server cannot sustain this rate (or raise the cap)"
             )
         return (
-            f"{head}: the client fell behind: {waited} with no in-flight cap, so the client itself "
-            "(CPU or connection pool) could not send on time; lower the rate or use a bigger client"
+            f"{head}: the client fell behind: with no in-flight cap, requests still waited {waited} "
+            "before being sent, so the client (CPU or connection pool) could not keep up; lower the rate "
+            "or give the client more CPU"
         )
     scheduled = facts.schedule_rate
     if scheduled is not None and scheduled < SEND_RATE_SHORTFALL * target:
