@@ -64,7 +64,7 @@ def _draw(ax: Any, series: Sequence[Series], *, markers: bool = True) -> None:
 
 
 def line_plot(title: str, xlabel: str, ylabel: str, series: Sequence[Series], *, xlog: bool = False) -> str:
-    """Lines over a shared x axis (load, throughput) as SVG."""
+    """Lines over a shared x axis (load, throughput) as SVG; a label starting with "_" stays out of the legend."""
     fig, (ax,) = _figure()
     _draw(ax, series)
     ax.set_title(title, fontsize=10)
