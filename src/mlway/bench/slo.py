@@ -13,6 +13,8 @@ Two checks use it:
   statistic of its gaps: ``itl_p95=80ms`` needs the request's own p95 gap within 80 ms (``mean``:
   its mean gap). Taking its worst gap instead would fail most requests of a point that passes.
   A request with fewer than two output tokens has no TPOT and no gaps: those limits hold trivially.
+
+Every comparison forgives 1 ns of float rounding (a TPOT computed as 0.05000000000001 s meets 50 ms).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ SLO_STATISTICS = ("p50", "p90", "p95", "p99", "p999", "mean")
 _ALIASES = {"p99.9": "p999"}
 _QUANTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
 _FORM = "write metric_statistic=duration items separated by commas, e.g. ttft_p95=1s,tpot_p95=50ms,e2e_p99=10s"
+_SLACK = 1e-9
+"""Seconds of float rounding forgiven in every comparison: a TPOT of 0.05000000000001 s meets 50 ms."""
 _VALID = f"metrics: {', '.join(SLO_METRICS)}; statistics: {', '.join(SLO_STATISTICS)}"
 
 
@@ -133,15 +137,15 @@ class SloSpec:
         """
         for limit in self.limits:
             if limit.metric == "ttft":
-                if ttft is None or ttft > limit.seconds:
+                if ttft is None or ttft > limit.seconds + _SLACK:
                     return False
             elif limit.metric == "e2e":
-                if e2e > limit.seconds:
+                if e2e > limit.seconds + _SLACK:
                     return False
             elif limit.metric == "tpot":
-                if tpot is not None and tpot > limit.seconds:
+                if tpot is not None and tpot > limit.seconds + _SLACK:
                     return False
-            elif gaps is not None and gaps.size and _own_statistic(gaps, limit.statistic) > limit.seconds:
+            elif gaps is not None and gaps.size and _own_statistic(gaps, limit.statistic) > limit.seconds + _SLACK:
                 return False
         return True
 
@@ -157,7 +161,7 @@ class SloSpec:
             if distribution is not None and distribution.count:
                 observed[limit.key] = limit.observed(distribution)
         passed = len(observed) == len(self.limits) and all(
-            observed[limit.key] <= limit.seconds for limit in self.limits
+            observed[limit.key] <= limit.seconds + _SLACK for limit in self.limits
         )
         return SloResult(
             limits=self.as_dict,

@@ -64,7 +64,7 @@ def _plots(runs: Sequence[tuple[ComparedRun, list[PointSummary]]], mode: str) ->
             series.append(Series(compared.name, xs, [p.metrics[metric].p95 * scale for p in measured], color=color))
             series.append(
                 Series(
-                    f"{compared.name} p50",
+                    f"_{compared.name} p50",
                     xs,
                     [p.metrics[metric].p50 * scale for p in measured],
                     dashed=True,
