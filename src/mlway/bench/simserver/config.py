@@ -36,7 +36,7 @@ def _seconds(value: object) -> object:
         try:
             return parse_duration(value)
         except InputError as exc:
-            raise ValueError(str(exc)) from exc
+            raise ValueError(f"{exc.message}: {exc.hint}" if exc.hint else exc.message) from exc
     return value
 
 
