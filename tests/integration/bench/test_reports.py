@@ -109,6 +109,7 @@ def test_html_report_is_self_contained_with_a_plot_each(vllm: Path) -> None:
                     "TTFT distribution per load point", "Server queue depth and KV-cache use"):  # fmt: skip
         assert caption in html
     assert not EXTERNAL.search(html)
+    assert "http" not in html.replace("http://vllm:8000/v1", "")  # not even an SVG namespace
     assert "(E2E - TTFT) / (output_tokens - 1)" in html
     assert "bench-box" in html  # the environment
     assert "http://vllm:8000/v1" in html  # the config, as text

@@ -6,6 +6,7 @@ Fonts are drawn as paths and nothing is linked, so a page holding these SVGs rea
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ import numpy.typing as npt
 from mlway.core.errors import DependencyMissingError
 
 _CDF_POINTS = 400
+_NAMESPACES = re.compile(r'\s+xmlns(?::xlink)?="[^"]*"')
 _SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
@@ -48,7 +50,10 @@ def to_svg(fig: Any) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata=_SVG_METADATA)
     text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    svg = text[text.index("<svg") :]
+    # An HTML parser puts inline <svg> in the SVG namespace (and maps xlink:href) by itself; dropping
+    # the declarations leaves the page without a single URL.
+    return _NAMESPACES.sub("", svg, count=2)
 
 
 def _draw(ax: Any, series: Sequence[Series], *, markers: bool = True) -> None:
