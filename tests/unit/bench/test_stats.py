@@ -219,3 +219,15 @@ def test_gap_histogram_stays_within_half_a_percent_and_bounded() -> None:
     assert b.std == pytest.approx(a.std, rel=1e-6)
     assert (b.min, b.max) == (a.min, a.max)
     assert a.p99 == pytest.approx(np.percentile(values, 99), rel=1e-6)
+
+
+def test_public_api_is_pinned() -> None:
+    import mlway.bench.stats  # noqa: PLC0415
+
+    assert sorted(mlway.bench.stats.__all__) == [
+        "FORMULAS",
+        "PERCENTILES",
+        "GapAccumulator",
+        "distribution",
+        "summarize",
+    ]
