@@ -226,8 +226,8 @@ def test_public_api_is_pinned() -> None:
 
     assert sorted(mlway.bench.stats.__all__) == [
         "FORMULAS",
-        "PERCENTILES",
         "GapAccumulator",
+        "PERCENTILES",
         "distribution",
         "summarize",
     ]
