@@ -193,6 +193,14 @@ def test_server_samples_become_distributions_beside_latency() -> None:
     assert summary.server_metric_samples == samples
 
 
+def test_nan_gauges_from_prometheus_are_dropped_so_run_json_reads_back() -> None:
+    samples = [{"t": 0.0, "running": 2.0, "kv_cache_usage": float("nan")}, {"t": 0.5, "running": 3.0}]
+    summary = point([streamed(0)], server_samples=samples)
+    assert summary.server_metric_samples == [{"t": 0.0, "running": 2.0}, {"t": 0.5, "running": 3.0}]
+    assert set(summary.server_metrics) == {"running"}
+    assert PointSummary.model_validate_json(summary.model_dump_json()) == summary
+
+
 def test_formulas_name_the_peers_conflicting_definitions() -> None:
     assert {"ttft", "tpot", "itl", "e2e", "queue_time", "goodput", "statistics"} <= set(FORMULAS)
     assert "GenAI-Perf" in FORMULAS["tpot"]

@@ -25,8 +25,9 @@ METRIC_ORDER = ("ttft", "tpot", "itl", "e2e", "queue_time", "input_tokens", "out
 
 
 def distribution(values: npt.ArrayLike) -> Distribution | None:
-    """The statistics of ``values`` (see FORMULAS["statistics"]); None when there are none."""
+    """The statistics of the finite ``values`` (see FORMULAS["statistics"]); None when there are none."""
     data = np.asarray(values, dtype=np.float64)
+    data = data[np.isfinite(data)]  # a NaN would be written to run.json as null and break reading it
     if data.size == 0:
         return None
     p50, p90, p95, p99, p999 = (float(q) for q in np.percentile(data, list(PERCENTILES.values())))
@@ -99,6 +100,7 @@ def summarize(
     ``target_rate`` defaults to ``load.rate`` for open loop; ``server_samples`` are the sampled
     Prometheus gauges (``{"t": s, "running": n, "waiting": n, "kv_cache_usage": f}``).
     """
+    samples = [{key: value for key, value in sample.items() if math.isfinite(value)} for sample in server_samples]
     if target_rate is None and load.mode == "rate":
         target_rate = load.rate
     columns, gaps = _Columns(), GapAccumulator()
@@ -151,8 +153,8 @@ def summarize(
         metrics=metrics,
         tokens_source=dict(sorted(sources.items())),
         slo=slo_result,
-        server_metrics=_server_distributions(server_samples),
-        server_metric_samples=list(server_samples),
+        server_metrics=_server_distributions(samples),
+        server_metric_samples=samples,
         warnings=point_warnings(facts),
         records_path=records_path,
     )
