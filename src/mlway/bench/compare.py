@@ -25,9 +25,11 @@ from mlway.bench.summary import LoadSpec, PointSummary, RunResult
 from mlway.core.errors import InputError
 
 _SAME_BY_DESIGN = frozenset(
-    {"url", "out", "name", "api_key", "loads", "metrics_interval", "drain", "connect_timeout", "read_timeout"}
-    | {"request_timeout"}
-)
+    {
+        "url", "out", "name", "api_key", "loads", "metrics_interval", "drain",
+        "connect_timeout", "read_timeout", "request_timeout",
+    }
+)  # fmt: skip
 """Config keys expected to differ between compared runs (not worth a note)."""
 
 
