@@ -23,10 +23,12 @@ if ! "$PYTHON" -m venv --help >/dev/null 2>&1 || ! "$PYTHON" -c 'import ensurepi
 fi
 
 stamp=.venv/.mlway-setup-$extras
-if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then
-  echo "==> .venv is up to date ($extras)"
-  exit 0
-fi
+for done_stamp in "$stamp" .venv/.mlway-setup-all,dev; do  # a dev install includes every extra
+  if [ -x .venv/bin/python ] && [ -f "$done_stamp" ] && [ "$done_stamp" -nt pyproject.toml ]; then
+    echo "==> .venv is up to date (mlway[${done_stamp#.venv/.mlway-setup-}])"
+    exit 0
+  fi
+done
 echo "==> creating .venv and installing mlway[$extras]"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from mlway.bench.lengths import LengthDist
 from mlway.bench.summary import LoadSpec
@@ -49,9 +49,9 @@ class BenchConfig(StrictModel):
 
     @field_validator("input_tokens", "output_tokens")
     @classmethod
-    def _lengths(cls, value: str | None) -> str | None:
-        if value is not None:
-            LengthDist.parse(value)  # raises InputError naming the accepted forms
+    def _lengths(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:  # raises InputError naming the option and the accepted forms
+            LengthDist.parse(value, what=f"--{(info.field_name or 'tokens').replace('_', '-')}")
         return value
 
     def warmup_for(self, load: LoadSpec) -> int:

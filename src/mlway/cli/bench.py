@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.console import Console
 
+from mlway.cli.bench_simserver import sim_server
 from mlway.core.errors import InputError
 from mlway.core.units import parse_duration, parse_int_list
 
 app = typer.Typer(help="Load-test OpenAI-compatible LLM servers.", no_args_is_help=True)
+app.command("sim-server")(sim_server)
 console = Console()
 
 URL = Annotated[

@@ -1,0 +1,69 @@
+"""`mlway bench` against real third-party servers: vLLM CPU batches, llama.cpp queues.
+
+The servers run a tiny random-weight Llama built offline by scripts/setup_servers.sh; what matters
+here is how each engine schedules concurrent requests, which the tiny model does not change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlway.bench.records import read_records
+
+pytestmark = pytest.mark.real_server
+
+
+def bench(server: Any, out: Path, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "mlway", "bench", "run", "--url", server.base_url, "--model", server.model,
+         "--tokenizer", str(server.tokenizer_dir), "--out", str(out), *args],
+        capture_output=True, text=True, timeout=900, check=False, env=os.environ | {"COLUMNS": "200"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result: dict[str, Any] = json.loads((out / "run.json").read_text())
+    return result
+
+
+def test_vllm_batches_concurrent_requests(vllm_server: Any, tmp_path: Path) -> None:
+    run = bench(
+        vllm_server, tmp_path / "vllm", "--concurrency", "1,8", "--requests", "24", "--input-tokens", "64",
+        "--output-tokens", "32",
+    )  # fmt: skip
+    c1, c8 = run["points"]
+    assert c1["errors"] == {}
+    assert c8["errors"] == {}
+    # continuous batching: eight users get several times the output throughput of one
+    assert c8["output_token_rate"] > 2.0 * c1["output_token_rate"]
+    # the forced length is honoured and counted from the server's usage
+    assert c8["tokens_source"] == {"usage": 24}
+    assert c8["metrics"]["output_tokens"]["min"] == c8["metrics"]["output_tokens"]["max"] == 32
+    prompts = [r.prompt_tokens for r in read_records(tmp_path / "vllm" / c8["records_path"]) if not r.warmup]
+    assert all(p is not None and 64 <= p <= 66 for p in prompts), prompts  # + BOS
+    # queue depth sampled from vLLM's Prometheus metrics during the run
+    assert c8["server_metrics"]["running"]["max"] >= 2
+
+
+def test_llamacpp_queues_concurrent_requests(llamacpp_server: Any, tmp_path: Path) -> None:
+    run = bench(
+        llamacpp_server, tmp_path / "llamacpp", "--concurrency", "1,4", "--requests", "12", "--input-tokens", "64",
+        "--output-tokens", "32",
+    )  # fmt: skip
+    c1, c4 = run["points"]
+    assert c1["errors"] == {}
+    assert c4["errors"] == {}
+    # one request at a time: throughput stays flat and TTFT grows with the queue depth
+    assert c4["output_token_rate"] < 1.5 * c1["output_token_rate"]
+    assert c4["metrics"]["ttft"]["p50"] > 2.0 * c1["metrics"]["ttft"]["p50"]
+    # no usage in llama.cpp streams: tokens are counted with the tokenizer, and the logit_bias on EOS
+    # forces the asked length (within the tokenizer's re-encoding slack)
+    assert c4["tokens_source"] == {"tokenizer": 12}
+    assert abs(c4["metrics"]["output_tokens"]["mean"] - 32) <= 3
+    records = [r for r in read_records(tmp_path / "llamacpp" / c4["records_path"]) if not r.warmup]
+    assert all(len(r.chunk_times) >= 28 for r in records)
