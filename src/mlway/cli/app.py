@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlway import __version__
-from mlway.cli import bench
+from mlway.cli import bench, plan
 from mlway.core.errors import MlwayError
 from mlway.core.logging import configure_logging
 
@@ -23,6 +23,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(bench.app, name="bench")
+app.add_typer(plan.app, name="plan")
 
 
 def _version(value: bool) -> None:
