@@ -32,7 +32,7 @@ FORCE=0
 for arg in "$@"; do
     case "$arg" in
         --force) FORCE=1 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "setup_servers: unknown argument '$arg' (use --force or --help)" >&2; exit 2 ;;
     esac
 done
