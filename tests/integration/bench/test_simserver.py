@@ -199,9 +199,9 @@ def test_metrics_show_running_and_waiting_requests_during_load() -> None:
         async with session.get(url.removesuffix("/v1") + "/metrics") as response:
             text = await response.text()
         return {
-            line.split("{")[0]: float(line.rsplit(" ", 1)[1])
+            line.split("{")[0] + line.partition('le="')[2].partition('"')[0]: float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()
-            if line.startswith("vllm:") and "{" in line and "finished_reason" not in line
+            if line.startswith(("vllm:", "mlway_sim_chunk")) and "{" in line and "finished_reason" not in line
         }
 
     async def load(session: aiohttp.ClientSession, url: str) -> tuple[dict[str, float], dict[str, float]]:
@@ -220,6 +220,10 @@ def test_metrics_show_running_and_waiting_requests_during_load() -> None:
     assert after["vllm:num_requests_running"] == after["vllm:num_requests_waiting"] == 0
     assert after["vllm:prompt_tokens_total"] == 15
     assert after["vllm:generation_tokens_total"] == 50
+    # the server reports its own timing error: how late each chunk write was against its schedule
+    writes = after["mlway_sim_chunk_lateness_seconds_count"]
+    assert writes >= 10
+    assert after["mlway_sim_chunk_lateness_seconds_bucket0.005"] >= writes / 2
 
 
 def test_a_bad_request_gets_400_saying_what_is_wrong(instant: str) -> None:

@@ -7,8 +7,11 @@
   ``itl * (1 + batch_slowdown * (running - 1))`` with ``running`` counted when the step starts.
 - A finished (or cancelled) sequence frees its slot and cache at once and the queue moves.
 
-So TTFT = queueing wait + ttft + prefill. All times are simulated deadlines on ``perf_counter``:
-each one is computed from the previous deadline, never from when the loop happened to wake up.
+So TTFT = queueing wait + ttft + prefill. Each sequence steps on its own phase (from its first
+token) rather than on one global step clock, so its TTFT and every gap are exactly as configured;
+the batch only changes how long a step takes. All times are simulated deadlines on
+``perf_counter``: each is computed from the previous deadline, never from when the loop happened
+to wake up, so lateness never accumulates.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class Sequence:
     admitted_at: float = float("nan")
     emitted: int = 0
     finished: bool = False
+    due: float = float("nan")
+    """The scheduled time of the latest chunk delivered (to measure how late it went out)."""
     _pending: list[int] = field(default_factory=list)
     _waiter: asyncio.Future[None] | None = None
 
@@ -144,14 +149,15 @@ class SimEngine:
     def _tick(self) -> None:
         assert self._timer is not None
         config, heap = self._config, self._heap
-        due = time.perf_counter() + self._timer.tolerance
-        while heap and heap[0][0] <= due:
+        now = time.perf_counter() + self._timer.tolerance
+        while heap and heap[0][0] <= now:
             at, _, seq = heapq.heappop(heap)
             if seq.finished:
                 continue  # cancelled while its step was pending
             tokens = min(config.tokens_per_chunk, seq.output_tokens - seq.emitted)
             seq.emitted += tokens
             self.generated_tokens += tokens
+            seq.due = at
             seq.deliver(tokens)
             if seq.emitted >= seq.output_tokens:
                 self._finish(seq)

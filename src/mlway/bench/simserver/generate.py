@@ -15,6 +15,7 @@ import orjson
 from aiohttp import web
 
 from mlway.bench.simserver.chunks import DONE, StreamEncoder, full_response
+from mlway.bench.simserver.engine import Sequence
 from mlway.bench.simserver.http_errors import error_response
 from mlway.bench.simserver.outcome import Outcome
 from mlway.bench.simserver.requests import GenerationRequest, parse_generation
@@ -155,6 +156,8 @@ async def _stream(job: _Job, source: _ChunkSource, encoder: StreamEncoder) -> we
                     parts.append(encoder.usage(req.prompt_tokens, total))
                 parts.append(DONE)
             await response.write(b"".join(parts))
+            if isinstance(source, Sequence):
+                job.state.counters.lateness.observe(time.perf_counter() - source.due)
         await response.write_eof()
     except ConnectionResetError:
         job.state.counters.requests[job.endpoint, "disconnected"] += 1

@@ -9,21 +9,49 @@ Exposed (every series labelled ``model_name``):
 - ``vllm:request_success_total{finished_reason}``: requests completed, by ``stop`` / ``length``;
 - ``mlway_sim_requests_total{endpoint,outcome}``: every request, by outcome (ok, invalid,
   fault, disconnected);
-- ``mlway_sim_faults_total{kind}``: failures injected, by kind.
+- ``mlway_sim_faults_total{kind}``: failures injected, by kind;
+- ``mlway_sim_chunk_lateness_seconds``: histogram of how long after its scheduled time each write
+  of streamed chunks was handed to the socket: the server's own timing error, so a client's
+  measured error can be told apart from the server's (not observed in capacity mode).
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from mlway.bench.simserver.config import SimServerConfig
 from mlway.bench.simserver.engine import SimEngine
+
+LATENESS_BUCKETS = (1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1.0)
+"""Upper bounds (s) of the lateness histogram's buckets."""
+
+
+@dataclass(slots=True)
+class Lateness:
+    """A cumulative-bucket histogram cheap enough to observe every write."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENESS_BUCKETS) + 1))
+    total: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(LATENESS_BUCKETS, seconds)] += 1
+        self.total += seconds
+
+    def family(self, model: list[str]) -> HistogramMetricFamily:
+        family = HistogramMetricFamily(
+            "mlway_sim_chunk_lateness_seconds", "Delay of each chunk write after its schedule.", labels=["model_name"]
+        )
+        bounds = [*(repr(b) for b in LATENESS_BUCKETS), "+Inf"]
+        family.add_metric(model, list(zip(bounds, itertools.accumulate(self.counts), strict=True)), self.total)
+        return family
 
 
 @dataclass(slots=True)
@@ -37,6 +65,7 @@ class SimCounters:
     finished: Counter[str] = field(default_factory=Counter)
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    lateness: Lateness = field(default_factory=Lateness)
 
 
 class _SimCollector(Collector):
@@ -69,6 +98,7 @@ class _SimCollector(Collector):
         for kind in self._config.failure_kinds:
             faults.add_metric([*model, kind], counters.faults[kind])
         yield faults
+        yield counters.lateness.family(model)
 
 
 def _gauge(name: str, doc: str, labels: list[str], value: float) -> GaugeMetricFamily:
