@@ -218,7 +218,8 @@ def calibrate_cmd(
         f"median |error|: {result.profile.median_abs_error_before:.1%} with the defaults -> "
         f"{result.profile.median_abs_error_after:.1%} fitted; compute_eff {f.compute_eff:.3f}, "
         f"low_precision_eff {f.low_precision_eff:.3f}, memory_eff {f.memory_eff:.3f}, "
-        f"layer overhead {f.layer_overhead_s * 1e6:.1f} us, band +-{f.uncertainty:.0%}"
+        f"layer overhead {f.layer_overhead_s * 1e6:.1f} us, request overhead {f.request_overhead_s * 1e3:.1f} ms, "
+        f"band +-{f.uncertainty:.0%}"
     )
     console.print(f"saved {result.path}; `mlway plan` now uses it for {result.profile.gpu} on {result.profile.engine}")
 

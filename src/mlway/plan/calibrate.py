@@ -2,7 +2,8 @@
 
 Each bench load point is replayed through the same timing and queueing models a plan uses
 (closed loop at its concurrency, or open loop at its rate). A compass search in log space finds
-the compute efficiency, the memory efficiency and the per-layer step overhead that minimise the
+the compute efficiency, the memory efficiency, the per-layer step overhead and the per-request
+overhead off the GPU (HTTP, tokenization: it adds to TTFT only) that minimise the
 squared log error of TTFT p50, TPOT p50 and output tokens per second over all points. The
 profile is stored in the user catalog; later plans for the same GPU and engine use it, with a
 band as wide as the fit's remaining error.
@@ -33,6 +34,7 @@ _BOUNDS = {
     "low_precision_eff": (0.02, 1.0),
     "memory_eff": (0.02, 1.0),
     "layer_overhead_s": (1e-7, 5e-3),
+    "request_overhead_s": (1e-5, 2.0),
 }
 
 
@@ -107,9 +109,9 @@ def _loss(setup: Setup, factors: Factors, points: list[Observation]) -> float:
 
 
 def fit(setup: Setup, points: list[Observation], start: Factors = DEFAULT_FACTORS) -> Factors:
-    """Compass search in log space over the compute and memory efficiencies and the layer overhead."""
-    names = (setup.compute_param, "memory_eff", "layer_overhead_s")
-    current = start.model_copy()
+    """Compass search in log space over the compute and memory efficiencies and the overheads."""
+    names = (setup.compute_param, "memory_eff", "layer_overhead_s", "request_overhead_s")
+    current = start.model_copy(update={"request_overhead_s": max(start.request_overhead_s, 1e-3)})
     best = _loss(setup, current, points)
     step = math.log(2.0)
     while step > 0.01:

@@ -29,13 +29,15 @@ class Factors(StrictModel):
     memory_eff: float = Field(default=0.85, gt=0, le=1, description="share of memory bandwidth reached")
     layer_overhead_s: float = Field(default=50e-6, ge=0, description="per layer per step: launches, norms")
     step_overhead_s: float = Field(default=0.5e-3, ge=0, description="per step: scheduler, sampling")
+    request_overhead_s: float = Field(
+        default=0.0, ge=0, description="per request, off the GPU: HTTP, tokenization, detokenization (TTFT only)"
+    )
     roofline_p: float = Field(default=2.0, ge=1, description="corner rounding of the roofline (p-norm)")
     comm_eff: float = Field(default=0.7, gt=0, le=1, description="share of link bandwidth in all-reduce")
     uncertainty: float = Field(default=0.2, gt=0, lt=1, description="half-width of the prediction band")
 
 
 DEFAULT_FACTORS = Factors()
-FITTED = ("compute_eff", "memory_eff", "layer_overhead_s")
 
 
 class Profile(StrictModel):

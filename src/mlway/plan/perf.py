@@ -142,3 +142,12 @@ class StepModel:
     def decode_time(self, batch: float, context: float) -> float:
         """One decode step of ``batch`` sequences with ``context`` cached tokens each (the TPOT at rest)."""
         return self.step_time(batch, context)
+
+
+def static_batch(sm: StepModel, batch: int, prompt: int, output: int) -> tuple[float, float]:
+    """First-token latency and total time of a static batch (all prompts prefilled together, then
+    ``output - 1`` decode steps at the growing context): how offline batch jobs and the older
+    TensorRT-LLM / FasterTransformer benchmarks run."""
+    first = sm.prefill_time(prompt, batch=batch)
+    decode = sum(sm.decode_time(batch, prompt + i) for i in range(1, output))
+    return first, first + decode

@@ -68,7 +68,7 @@ def steady(sm: StepModel, prompt: float, output: float, n: float, chunk: int) ->
         prefill_seqs=max(in_prefill, 1.0), finishing_prefills=n / steps,
     )  # fmt: skip
     own = sm.prefill_time(prompt, chunk, decoding=max(decoding - 1, 0.0) if decoding else 0.0, context=context)
-    ttft = max((steps - decode_steps) * step, own) + step / 2
+    ttft = max((steps - decode_steps) * step, own) + step / 2 + sm.factors.request_overhead_s
     e2e = ttft + decode_steps * step
     rate = n / e2e if e2e > 0 else 0.0
     return Steady(n, step, ttft, e2e, rate, rate * max(output, 0.0), prefill_bound)
