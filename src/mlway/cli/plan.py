@@ -103,6 +103,9 @@ def recommend(
     duration: Annotated[str, typer.Option(help="Load-test length, to size the queue past saturation.")] = "120s",
     max_gpus: Annotated[int, typer.Option(help="Reject options needing more GPUs.")] = 64,
     budget: Annotated[float | None, typer.Option(help="Reject options above this USD per hour.")] = None,
+    max_utilization: Annotated[
+        float, typer.Option(help="Most of a replica's capacity to plan for (burst headroom).")
+    ] = 0.85,
     top: Annotated[int, typer.Option(help="Options to show.")] = 5,
     as_json: JsonOut = False,
     html: Annotated[Path | None, typer.Option(help="Write an HTML report with charts.")] = None,
@@ -129,7 +132,7 @@ def recommend(
     request = PlanRequest(
         workload=workload, gpus=_names(gpus), quants=_names(quant), tps=parse_int_list(tp, what="--tp"),
         engine=engine, knobs=_knobs(gpu_memory_utilization, max_num_seqs, max_num_batched_tokens, kv_cache_dtype),
-        max_gpus=max_gpus, budget_per_hour=budget, top=top,
+        max_gpus=max_gpus, budget_per_hour=budget, top=top, max_utilization=max_utilization,
     )  # fmt: skip
     spec, plan = plan_for(catalog, model, request)
     console = Console()

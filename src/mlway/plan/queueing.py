@@ -14,7 +14,9 @@ Open loop (requests per second): the in-flight count solves ``n = lambda E2E(n)`
 largest batch the engine allows (``max_num_seqs`` and the KV cache) cannot keep up, the system
 saturates: throughput stays at its capacity ``mu`` and the queue grows by ``lambda - mu`` requests
 per second, so during a test of ``T`` seconds the waiting time climbs to ``(lambda - mu) T / mu``.
-Below saturation, Poisson bursts add an M/M/1-like wait: ``P(W > t) = rho exp(-(mu - lambda) t)``.
+Below saturation, Poisson bursts add two waits: for the prefill compute (M/D/1 with the prompt's
+prefill time as service) and, near the batch limit, for a free sequence slot (M/M/c, Erlang C in
+the Halfin-Whitt approximation).
 The number of running sequences fluctuates like a Poisson count, so a TPOT percentile is the step
 time at ``n + z sqrt(n)`` sequences.
 
@@ -46,6 +48,8 @@ class Steady:
     request_rate: float
     output_rate: float
     prefill_bound: bool
+    prefill: float
+    """Time the request's own prompt occupies the engine (its chunks, next to the running decodes)."""
 
 
 def steady(sm: StepModel, prompt: float, output: float, n: float, chunk: int) -> Steady:
@@ -71,7 +75,7 @@ def steady(sm: StepModel, prompt: float, output: float, n: float, chunk: int) ->
     ttft = max((steps - decode_steps) * step, own) + step / 2 + sm.factors.request_overhead_s
     e2e = ttft + decode_steps * step
     rate = n / e2e if e2e > 0 else 0.0
-    return Steady(n, step, ttft, e2e, rate, rate * max(output, 0.0), prefill_bound)
+    return Steady(n, step, ttft, e2e, rate, rate * max(output, 0.0), prefill_bound, own)
 
 
 @dataclass
@@ -137,7 +141,12 @@ class Replica:
         rate = state.request_rate
         rho = min(rate / self.capacity, 1.0) if self.capacity else 1.0
         result = LoadResult(False, n, self.batch_limit, self.capacity, rate, state.output_rate, rho)
-        result.queue_wait = {p: _mm1_wait(rho, self.capacity - rate, _Q[p]) for p in PERCENTILES}
+        rho_prefill = rate * state.prefill
+        slack = self.batch_limit / state.e2e - rate
+        result.queue_wait = {
+            p: _md1_wait(rho_prefill, state.prefill, _Q[p]) + _slot_wait(n, self.batch_limit, slack, _Q[p])
+            for p in PERCENTILES
+        }
         self._fill(result, n, spread=True)
         result.explanation = (
             f"{n:.1f} requests in flight on average (Little's law: {rate:.3g} req/s x {state.e2e:.2f} s); "
@@ -201,10 +210,27 @@ class Replica:
         return result
 
 
-def _mm1_wait(rho: float, slack: float, q: float) -> float:
-    """Quantile of an M/M/1 waiting time: P(W > t) = rho exp(-slack t)."""
+def _md1_wait(rho: float, service: float, q: float) -> float:
+    """Quantile of the wait for the prefill compute (M/D/1): mean rho s / 2(1 - rho), and given a wait,
+    exponential with mean W / rho (the usual M/G/1 tail approximation)."""
+    if rho >= 1:
+        return math.inf
     if rho <= 1 - q:
         return 0.0
+    mean = rho * service / (2 * (1 - rho))
+    return mean / rho * math.log(rho / (1 - q))
+
+
+def _slot_wait(offered: float, slots: int, slack: float, q: float) -> float:
+    """Quantile of the wait for a free batch slot (M/M/c, Halfin-Whitt approximation of Erlang C)."""
     if slack <= 0:
         return math.inf
-    return math.log(rho / (1 - q)) / slack
+    beta = (slots - offered) / math.sqrt(max(offered, 1e-9))
+    if beta > 6:
+        return 0.0
+    phi = math.exp(-beta * beta / 2) / math.sqrt(2 * math.pi)
+    cdf = 0.5 * (1 + math.erf(beta / math.sqrt(2)))
+    waiting = 1 / (1 + beta * cdf / phi)
+    if waiting <= 1 - q:
+        return 0.0
+    return math.log(waiting / (1 - q)) / slack

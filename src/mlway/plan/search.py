@@ -46,6 +46,9 @@ class PlanRequest(StrictModel):
     knobs: EngineKnobs = Field(default_factory=EngineKnobs)
     max_gpus: int = Field(default=64, ge=1, description="most GPUs an option may use")
     budget_per_hour: float | None = Field(default=None, gt=0, description="most USD per hour")
+    max_utilization: float = Field(
+        default=0.85, gt=0, le=1, description="most of a replica's capacity the load may use (headroom for bursts)"
+    )
     top: int = Field(default=5, ge=1, description="options to show")
 
 
@@ -104,6 +107,19 @@ def _largest(passes: Callable[[float], bool], low: float, high: float, *, intege
         mid = math.floor((low + high) / 2) if integer else (low + high) / 2
         low, high = (mid, high) if passes(mid) else (low, mid)
     return low
+
+
+def _why_not(result: LoadResult, wl: Workload, cap: float) -> str:
+    """Why a smaller deployment fails at the load: saturation, the utilization headroom, or an SLO."""
+    if result.saturated:
+        return result.explanation
+    room, key = _check(result, wl)
+    if room < 0:
+        metric, pct = key.split("_")
+        value = result.value(metric, pct)
+        shown = "grows without bound" if math.isinf(value) else f"~{value:.3g} s"
+        return f"{result.explanation}; {metric.upper()} {pct} {shown}, over its limit"
+    return f"{result.explanation}, above the {cap:.0%} utilization kept for bursts"
 
 
 @dataclass
@@ -166,20 +182,31 @@ class Evaluator:
         return self._size(cand)
 
     def _size(self, cand: Candidate) -> Option | Rejected:
-        wl, replica = self.workload, cand.replica
+        wl, replica, cap = self.workload, cand.replica, self.request.max_utilization
+
+        def ok(result: LoadResult) -> bool:
+            return not result.saturated and result.utilization <= cap and _check(result, wl)[0] >= 0
+
+        undersized: LoadResult | None = None
         if wl.rps is not None:
-            top_n = _largest(lambda n: _check(replica.at_concurrency(n), wl)[0] >= 0, 1e-3, cand.limit * 0.999,
-                             integer=False)  # fmt: skip
+            top_n = _largest(lambda n: ok(replica.at_concurrency(n)), 1e-3, cand.limit * 0.999, integer=False)
             per_replica = replica.at_concurrency(top_n).request_rate
             replicas = max(1, math.ceil(wl.rps / per_replica - 1e-9))
             result = replica.at_rate(wl.rps / replicas, wl.test_duration)
+            if replicas > 1:
+                undersized = replica.at_rate(wl.rps / (replicas - 1), wl.test_duration)
         else:
             users = float(wl.users or 1)
             ceiling = max(users, 2.0 * cand.limit)
-            per_replica = _largest(lambda u: _check(replica.at_users(u, wl.think_time), wl)[0] >= 0, 1, ceiling,
-                                   integer=True)  # fmt: skip
+            per_replica = _largest(lambda u: ok(replica.at_users(u, wl.think_time)), 1, ceiling, integer=True)
             replicas = max(1, math.ceil(users / per_replica - 1e-9))
             result = replica.at_users(math.ceil(users / replicas), wl.think_time)
+            if replicas > 1:
+                undersized = replica.at_users(math.ceil(users / (replicas - 1)), wl.think_time)
+        if undersized is not None:
+            result.explanation += f". With {replicas - 1} replica{'s' if replicas > 2 else ''}: " + _why_not(
+                undersized, wl, cap
+            )
         gpus = replicas * cand.dep.tp
         cost = gpus * cand.dep.gpu.price.usd_per_hour
         over_gpus = gpus > self.request.max_gpus
