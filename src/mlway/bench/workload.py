@@ -2,8 +2,12 @@
 
 Synthetic prompts are random English words. With a tokenizer, a prompt is cut to the exact token
 count; without one, the runner measures the server's tokens per word once (``calibrate``) and sizes
-prompts from it. A per-run random salt opens every prompt so a server's prefix cache cannot reuse
-work from an earlier run; ``shared_prefix_tokens`` deliberately shares a prefix within the run.
+prompts from it. A per-run random salt (four random words) opens every prompt so a server's prefix
+cache cannot reuse work from an earlier run; ``shared_prefix_tokens`` deliberately shares a prefix
+within the run.
+
+Input tokens are the tokens of the prompt text, as vLLM's and guidellm's benchmarks count them: the
+tokens a server adds (BOS, a chat template) come on top and show in its usage.prompt_tokens.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ class Prompt:
 
 @dataclass(slots=True)
 class TokenCalibration:
-    """The server's token count for a prompt of ``words`` words: tokens = per_word*words + overhead."""
+    """The server's token count for a prompt of ``words`` words: tokens = per_word*words + overhead
+    (overhead: what the server adds, such as BOS and the chat template; not part of input tokens)."""
 
     per_word: float = 1.0
     overhead: int = 0
@@ -74,16 +79,21 @@ class PromptFactory:
         self.output_tokens = output_tokens
         self.tokenizer = tokenizer
         self.shared_prefix_tokens = shared_prefix_tokens
-        self.salt = f"run-{secrets.token_hex(4)}" if salt else ""
+        self.salt = " ".join(secrets.choice(_WORDS) for _ in range(4)) if salt else ""
         self.calibration = TokenCalibration()
         self._rng = random.Random(seed)
         self._dataset = load_dataset(dataset) if dataset else None
-        self._prefix = ""
+        self._head = self.salt
+        self._head_tokens = 0
 
     def prepare(self) -> None:
-        """Build the shared prefix once the calibration is known."""
-        if self.shared_prefix_tokens:
-            self._prefix = self._text_of(self.shared_prefix_tokens, random.Random(1234))
+        """Build the salt and shared prefix every prompt opens with, once the calibration is known."""
+        prefix = self._text_of(self.shared_prefix_tokens, random.Random(1234)) if self.shared_prefix_tokens else ""
+        self._head = " ".join(part for part in (self.salt, prefix) if part)
+        if self.tokenizer is not None:
+            self._head_tokens = self.tokenizer.count(self._head) if self._head else 0
+        else:
+            self._head_tokens = round(len(self._head.split()) * self.calibration.per_word)
 
     def _words(self, count: int, rng: random.Random) -> str:
         return " ".join(rng.choice(_WORDS) for _ in range(max(count, 0)))
@@ -100,11 +110,8 @@ class PromptFactory:
 
     def _synthetic(self) -> Prompt:
         target = self.input_tokens.sample(self._rng)
-        overhead = 0 if self.tokenizer is not None else self.calibration.overhead
-        salt_tokens = 4 if self.salt else 0
-        body_tokens = max(target - overhead - self.shared_prefix_tokens - salt_tokens, 1)
-        parts = [p for p in (self.salt, self._prefix, self._text_of(body_tokens, self._rng)) if p]
-        text = " ".join(parts)
+        body = self._text_of(max(target - self._head_tokens, 1), self._rng)
+        text = f"{self._head} {body}" if self._head else body
         out = self.output_tokens.sample(self._rng) if self.output_tokens else None
         if self.endpoint == "chat":
             return Prompt(None, [{"role": "user", "content": text}], target, out)

@@ -20,28 +20,30 @@ def _factory(**kwargs: object) -> PromptFactory:
 
 
 def test_calibrated_prompt_sizes_follow_the_server_token_rate() -> None:
-    factory = _factory(salt=False)
+    factory = _factory()
     factory.calibration.per_word = 2.0  # the server counts two tokens per word
-    factory.calibration.overhead = 10
+    factory.calibration.overhead = 10  # and adds 10 of its own (BOS, template): not input tokens
+    factory.prepare()
     prompt = next(iter(factory))
     assert prompt.text is not None
-    assert len(prompt.text.split()) == 45  # (100 - 10) / 2
+    assert len(prompt.text.split()) == 50  # 100 / 2, the four salt words included
     assert prompt.output_tokens == 20
 
 
 def test_same_seed_same_prompts_but_salt_differs_per_run() -> None:
     a, b = _factory(salt=False), _factory(salt=False)
     assert next(iter(a)).text == next(iter(b)).text
-    c, d = _factory(), _factory()
-    text_c, text_d = next(iter(c)).text, next(iter(d)).text
-    assert text_c is not None
-    assert text_d is not None
-    assert text_c.split()[0] != text_d.split()[0]  # per-run salt opens the prompt
+    runs = [_factory() for _ in range(4)]
+    for run in runs:
+        run.prepare()
+    heads = {" ".join((next(iter(run)).text or "").split()[:4]) for run in runs}
+    assert len(heads) == 4  # a per-run salt opens the prompt
 
 
 def test_shared_prefix_is_shared_within_a_run() -> None:
     factory = _factory(salt=False, shared_prefix_tokens=30)
     factory.prepare()
+    assert len(next(iter(factory)).text.split()) == 100  # type: ignore[union-attr]
     it = iter(factory)
     first, second = next(it).text, next(it).text
     assert first is not None

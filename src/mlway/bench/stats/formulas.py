@@ -20,7 +20,8 @@ FORMULAS: dict[str, str] = {
     f"{GapAccumulator.EXACT_LIMIT:,} gaps per point, beyond that from a log histogram (<= 0.5% error)",
     "e2e": "end-to-end latency = end_at - sent_at",
     "queue_time": "client-side wait = sent_at - scheduled_at (the request was due but not yet sent)",
-    "input_tokens": "prompt tokens per request: the server's usage.prompt_tokens, else the target length",
+    "input_tokens": "prompt tokens per request: the server's usage.prompt_tokens (which includes what the "
+    "server adds: BOS, chat template), else the target length (tokens of the prompt text alone)",
     "output_tokens": "completion tokens per request as recorded: server usage, else the client's "
     "tokenizer, else the content-chunk count (see tokens_source)",
     "duration": "last end_at - first sent_at over measured requests (warm-up and cancelled excluded)",
