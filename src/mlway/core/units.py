@@ -46,9 +46,7 @@ def parse_bytes(text: str | int, *, what: str = "size") -> int:
         return text
     match = _BYTES.match(text)
     if not match:
-        raise InputError(
-            f"invalid {what} {text!r}", hint="write a number with a unit: 512MiB, 6GiB, 8GB, 1.5G"
-        )
+        raise InputError(f"invalid {what} {text!r}", hint="write a number with a unit: 512MiB, 6GiB, 8GB, 1.5G")
     unit = (match.group(2) or "").lower()
     return int(float(match.group(1)) * _BYTE_UNITS[unit])
 
