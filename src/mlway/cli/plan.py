@@ -53,8 +53,10 @@ def _knobs(
     kv_cache_dtype: str,
     block_size: int | None = None,
     gpu_memory: str | None = None,
+    non_torch_gib: float | None = None,
 ) -> EngineKnobs:
     return EngineKnobs(
+        non_torch_gib=non_torch_gib,
         gpu_memory_utilization=utilization,
         max_num_seqs=max_num_seqs,
         max_num_batched_tokens=max_num_batched_tokens,
@@ -164,10 +166,16 @@ def memory(
     max_num_batched_tokens: MaxBatched = None,
     kv_cache_dtype: KvDtype = "auto",
     gpu_memory: Annotated[str | None, typer.Option(help="Override the GPU's reported total, e.g. 23.58GiB.")] = None,
+    non_torch_gib: Annotated[
+        float | None, typer.Option(help="Memory outside torch (CUDA context, NCCL), GiB; default 0.35 (+0.25 TP).")
+    ] = None,
     as_json: JsonOut = False,
 ) -> None:
     """Memory of one GPU as the engine computes it: weights, activations, KV blocks, concurrency."""
-    knobs = _knobs(gpu_memory_utilization, max_num_seqs, max_num_batched_tokens, kv_cache_dtype, block_size, gpu_memory)
+    knobs = _knobs(
+        gpu_memory_utilization, max_num_seqs, max_num_batched_tokens, kv_cache_dtype, block_size, gpu_memory,
+        non_torch_gib,
+    )  # fmt: skip
     _, mem = memory_for(
         load_catalog(), model, gpu, tp=tp, quant=quant, engine=engine, knobs=knobs, max_context=max_context
     )
