@@ -149,7 +149,8 @@ def recommend(
         for path in write_png(plan, png):
             Console(stderr=True).print(f"wrote {path}")
     if not plan.options:
-        raise InputError("no option meets the SLO", hint=plan.diagnosis)
+        first = (plan.diagnosis or "no option meets every constraint").splitlines()[0]
+        raise InputError(first, hint="the diagnosis above (or 'diagnosis' in --json) says what would satisfy it")
 
 
 @app.command()

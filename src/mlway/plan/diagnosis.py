@@ -31,10 +31,13 @@ def diagnose(workload: Workload, rejected: list[Rejected]) -> str:
                 f"- shorter context: the longest that fits is {best.max_context} tokens on {_name(best)} "
                 f"(asked {workload.context})"
             )
-        lines.append(
-            "- fewer bytes: fp8 halves the weights, awq-int4 quarters them; --kv-cache-dtype fp8 halves the KV"
-        )
-        lines.append("- a bigger GPU or more TP (--tp 8, h200-sxm, mi300x)")
+        tried = {r.quant for r in rejected}
+        fewer = [text for scheme, text in (("fp8", "fp8 halves the weights"), ("awq-int4", "awq-int4 quarters them"))
+                 if scheme not in tried]  # fmt: skip
+        lines.append("- fewer bytes: " + "; ".join([*fewer, "--kv-cache-dtype fp8 halves the KV cache"]))
+        widest = max(r.tp for r in rejected)
+        more_tp = f"more GPUs per replica (--tp {min(widest * 2, 8)}), " if widest < 8 else ""
+        lines.append(f"- {more_tp}a GPU with more memory (h100-sxm 80 GB, h200-sxm 141 GB, mi300x 192 GB)")
     for kind, metric in (("TTFT", "ttft"), ("TPOT", "tpot"), ("E2E", "e2e")):
         failing = [r for r in relevant if r.kind == kind and r.value is not None and r.limit is not None]
         if not failing:

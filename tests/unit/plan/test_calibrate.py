@@ -35,7 +35,7 @@ USER_SWEEP = [
 ]
 
 
-def _plan(catalog: Catalog) -> Workload:
+def _plan() -> Workload:
     return Workload(users=64, input_tokens=TokenDist.parse("512"), output_tokens=TokenDist.parse("128"))
 
 
@@ -43,7 +43,7 @@ def test_the_next_plan_uses_the_profile_and_predicts_the_bench(
     catalog: Catalog, bench_run: WriteRun, tmp_path: Path
 ) -> None:
     bench_run(tmp_path / "runs" / "vllm-h100", "meta-llama/Llama-3.1-8B-Instruct", 512, 128, USER_SWEEP)
-    request = PlanRequest(workload=_plan(catalog), gpus=["h100-sxm"], quants=["bf16"], tps=[1])
+    request = PlanRequest(workload=_plan(), gpus=["h100-sxm"], quants=["bf16"], tps=[1])
     before = recommend(catalog.model("llama-3.1-8b"), request, catalog).options[0]
     assert not before.calibrated
 
