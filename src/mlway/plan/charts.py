@@ -48,7 +48,7 @@ def memory_figure(plan: Plan, top: int = 8) -> Any:
     ax.invert_yaxis()
     ax.set_xlabel("GiB per GPU")
     ax.set_title(f"{plan.model}: memory of one GPU per option")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=5, fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -58,12 +58,13 @@ def cost_latency_figure(plan: Plan, top: int = 20) -> Any:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 5.5))
     options = plan.options[:top]
-    for o in options:
+    for index, o in enumerate(options):
         band = o.ttft["p95"]
         ax.errorbar(band.mid, o.cost_per_hour, xerr=[[band.mid - band.low], [band.high - band.mid]], fmt="o",
                     color="#c44e52" if o.marginal else "#4c72b0", capsize=3)  # fmt: skip
-        ax.annotate(f"{o.gpu} TP{o.tp}x{o.replicas} {o.quant}", (band.mid, o.cost_per_hour), fontsize=7,
-                    xytext=(4, 4), textcoords="offset points")  # fmt: skip
+        if index < 8:  # label the cheapest; the rest are in the table
+            ax.annotate(f"#{o.rank} {o.gpu} TP{o.tp}x{o.replicas} {o.quant}", (band.mid, o.cost_per_hour),
+                        fontsize=7, xytext=(4, 4 + 6 * (index % 2)), textcoords="offset points")  # fmt: skip
     for target in plan.workload.slo:
         if target.metric == "ttft" and target.percentile == "p95":
             ax.axvline(target.seconds, color="#c44e52", linestyle="--", label=f"SLO {target}")
