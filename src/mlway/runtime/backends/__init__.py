@@ -1,0 +1,1 @@
+"""Backend implementations; each imports its engine lazily inside ``load``."""
