@@ -34,6 +34,7 @@ START_ALL=$SECONDS
 CURRENT_STEP="start"
 log() { printf '[setup_peers %4ds] %s\n' "$((SECONDS - START_ALL))" "$*"; }
 die() { printf '\n[setup_peers] FAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck disable=SC2154  # rc is assigned inside the trap string
 trap 'rc=$?; [ $rc -ne 0 ] && printf "\n[setup_peers] FAILED during step: %s (exit %s). Fix the error above and rerun %s\n" "$CURRENT_STEP" "$rc" "$0" >&2' EXIT
 
 mkdir -p "$VENVS" "$STAMPS" "$CACHE/logs"
