@@ -11,6 +11,7 @@ Needs the ``serve`` extra (onnx, onnxruntime). No download: weights are seeded r
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -132,6 +133,9 @@ def quantize_int8(
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self._items, None)
 
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # onnxruntime.quantization logs advice on the root logger
     with tempfile.TemporaryDirectory() as scratch:
         staged = Path(scratch) / "model.onnx"
         staged.write_bytes(Path(src).read_bytes())
@@ -143,6 +147,7 @@ def quantize_int8(
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
         )
+    root.setLevel(level)
     return Path(dst)
 
 
