@@ -286,15 +286,15 @@ class Worker:
         error_type: type[MlwayError] = {"quota": QuotaExceededError, "crash": WorkerCrashedError}.get(
             cause.kind, ModelUnavailableError
         )
-        with self._lock:
-            rids = list(self._pending)
-        for rid in rids:
-            self._resolve(rid, error=error_type(f"{self.spec.model}: {cause.message}; the request was lost"))
         self._exited.set()
         if self._conn is not None:
             self._conn.close()
         if self.on_exit is not None and cause.kind != "stopped":
-            self.on_exit(self, cause)
+            self.on_exit(self, cause)  # first, so a client retrying on the error below waits for the replacement
+        with self._lock:
+            rids = list(self._pending)
+        for rid in rids:
+            self._resolve(rid, error=error_type(f"{self.spec.model}: {cause.message}; the request was lost"))
 
     def _reap(self) -> int | None:
         if self.process is None:

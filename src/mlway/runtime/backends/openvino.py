@@ -16,6 +16,7 @@ from mlway.runtime.tensors import dummy_inputs
 OPTIONS = {
     "device": "OpenVINO device name: CPU (default), GPU, NPU, AUTO",
     "performance_hint": "LATENCY (default) or THROUGHPUT",
+    "precision": "f32 (default: what the model says) or bf16/f16 (OpenVINO's own default on CPUs with bf16)",
     "warm_up_runs": "inference calls made by warm_up (default 2)",
 }
 
@@ -48,6 +49,8 @@ class OpenVinoBackend:
             "INFERENCE_NUM_THREADS": self.spec.threads,
             "PERFORMANCE_HINT": str(self.options.get("performance_hint", "LATENCY")),
             "NUM_STREAMS": 1,
+            # OpenVINO runs fp32 models in bf16 on CPUs that have it unless told otherwise: serve what was measured
+            "INFERENCE_PRECISION_HINT": str(self.options.get("precision", "f32")),
         }
         self._compiled = core.compile_model(model, str(self.options.get("device", "CPU")), config)
         inputs = [port.get_any_name() for port in self._compiled.inputs]
