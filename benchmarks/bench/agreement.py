@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from common import (
@@ -28,8 +31,10 @@ from common import (
     MLWAY,
     ROOT,
     RUNS_DIR,
+    SERVER_CPU,
     TOKENIZER_DIR,
     TOOLS,
+    Dist,
     Measured,
     Workload,
     machine,
@@ -79,6 +84,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--input-tokens", type=int, default=128)
     p.add_argument("--output-tokens", type=int, default=64)
     p.add_argument("--tools", default=",".join(TOOLS))
+    p.add_argument("--vllm-rounds", type=int, default=3, help="interleaved rounds on vLLM (medians compared)")
     p.add_argument("--no-repeat", action="store_true", help="skip mlway's second run (the noise floor)")
     p.add_argument("--no-write", action="store_true", help="print only, do not write results/")
     return p.parse_args()
@@ -95,10 +101,59 @@ def server(name: str) -> Iterator[tuple[str, str, str]]:
         from servers import start_vllm, vllm_command  # noqa: PLC0415
 
         with start_vllm() as srv:
+            port = int(srv.base_url.rsplit(":", 1)[1].split("/", 1)[0])
+            pids = pin_tree(_listener_pid(port), SERVER_CPU)
+            print(f"vllm pinned to core {SERVER_CPU}: pids {pids}", flush=True)
             how = shell(vllm_command(0)).replace("--port 0", "--port P")
-            yield srv.base_url, srv.model, f"HF_HUB_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=1 {how}"
+            yield (
+                srv.base_url,
+                srv.model,
+                (
+                    f"HF_HUB_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=1 {how}, then `taskset -a -p -c {SERVER_CPU}` on its "
+                    "API server and engine processes"
+                ),
+            )
     else:
         sys.exit(f"unknown server {name!r}: choose sim or vllm")
+
+
+def _listener_pid(port: int) -> int:
+    """The process whose command line serves ``--port port`` (the vLLM API server)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"vllm.entrypoints.openai.api_server" in argv and str(port).encode() in argv:
+            return int(proc.name)
+    raise RuntimeError(f"no vLLM process found for port {port}")
+
+
+def pin_tree(root: int, cpu: int) -> list[int]:
+    """Pin ``root`` and every descendant (all their threads) to ``cpu``.
+
+    vLLM CPU binds its engine's OpenMP threads to core 0 and leaves its API server free to run on
+    core 1, where the load tester runs: a busy client then starves the server's front end (and the
+    reverse), and every tool measures that fight instead of the server. Pinned, the server owns core 0.
+    """
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(proc.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    for pid in tree:
+        subprocess.run(["taskset", "-a", "-p", "-c", str(cpu), str(pid)], capture_output=True, check=False)
+    return tree
 
 
 def run_point(
@@ -108,13 +163,17 @@ def run_point(
         url=url, model=model, input_tokens=args.input_tokens, output_tokens=args.output_tokens,
         concurrency=concurrency, requests=args.requests, warmup=0,
     )  # fmt: skip
-    order = list(tools) + (["mlway"] if "mlway" in tools and not args.no_repeat else [])
+    rounds = args.vllm_rounds if server_name == "vllm" else 1
+    if rounds > 1:
+        order = list(tools) * rounds  # interleaved rounds; the per-tool median is compared
+    else:
+        order = list(tools) + (["mlway"] if "mlway" in tools and not args.no_repeat else [])
     results = []
     for i, tool in enumerate(order):
         out = RUNS_DIR / "agreement" / f"{server_name}-c{concurrency}-{i}-{tool}"
         print(f"  {server_name} c{concurrency}: {tool} ...", flush=True)
         m = run_tool(tool, work, out)
-        if i > 0 and tool == "mlway":
+        if rounds == 1 and i > 0 and tool == "mlway":
             m.tool = "mlway (repeat)"
         print(
             f"    ok {m.ok} err {m.errors}  TTFT p50 {ms(m.ttft.p50 if m.ttft else None) or 0:.2f} ms  "
@@ -124,6 +183,45 @@ def run_point(
         )
         results.append(m)
     return results
+
+
+def median_of_rounds(runs: list[Measured]) -> list[Measured]:
+    """One Measured per tool holding the median over its rounds of every compared statistic, plus
+    mlway's spread over its rounds (the noise floor) as a pseudo-tool."""
+    by_tool: dict[str, list[Measured]] = {}
+    for m in runs:
+        by_tool.setdefault(m.tool, []).append(m)
+    if all(len(v) == 1 for v in by_tool.values()):
+        return runs
+    merged = []
+    for tool, ms_ in by_tool.items():
+        first = ms_[0]
+        agg = Measured(tool=f"{tool} (median of {len(ms_)})", label=first.label, command=first.command, wall_s=0.0)
+        agg.ok, agg.errors = sum(m.ok for m in ms_), sum(m.errors for m in ms_)
+        agg.output_tokens_mean = statistics.median(m.output_tokens_mean for m in ms_)
+        agg.req_s = statistics.median(m.req_s for m in ms_)
+        agg.out_tok_s = statistics.median(m.out_tok_s for m in ms_)
+        for attr in ("ttft", "tpot", "itl"):
+            dists = [getattr(m, attr) for m in ms_ if getattr(m, attr) is not None]
+            if dists:
+                setattr(
+                    agg, attr,
+                    Dist(*(statistics.median(getattr(d, k) for d in dists) for k in ("mean", "p50", "p95", "p99"))),
+                )  # fmt: skip
+        agg.extra = dict(first.extra)
+        for key in ("tpot_last_content", "tail_after_last_content"):
+            if all(key in m.extra for m in ms_):
+                agg.extra[key] = {k: statistics.median(m.extra[key][k] for m in ms_) for k in ("mean", "p50")}
+        agg.extra["rounds"] = [m.to_dict() for m in ms_]
+        merged.append(agg)
+    mlway_runs = by_tool.get("mlway", [])
+    if len(mlway_runs) >= 2:
+        # The noise floor: mlway's own round furthest from its median, shown like a peer.
+        med = merged[0]
+        worst = max(mlway_runs, key=lambda m: abs(m.req_s - med.req_s))
+        floor = Measured(**{**worst.__dict__, "tool": "mlway (worst round)"})
+        merged.append(floor)
+    return merged
 
 
 METRICS: list[tuple[str, str, str]] = [
@@ -151,7 +249,7 @@ def comparison(results: list[Measured]) -> tuple[str, list[dict[str, Any]], floa
     """The markdown table of one point, its rows as data, and the largest |difference| vs mlway."""
     ref = results[0]
     others = results[1:]
-    headers = ["metric", "mlway"] + [h for m in others for h in (m.tool, "diff %")]
+    headers = ["metric", ref.tool] + [h for m in others for h in (m.tool, "diff %")]
     rows, data, worst = [], [], 0.0
     for name, attr, stat in METRICS:
         base = value(ref, attr, stat)
@@ -163,7 +261,7 @@ def comparison(results: list[Measured]) -> tuple[str, list[dict[str, Any]], floa
             row += [v, None if d is None else f"{d:+.1f}%"]
             item[m.tool] = v
             item[f"{m.tool} diff %"] = d
-            if d is not None and m.tool in ("guidellm", "aiperf"):
+            if d is not None and m.tool.startswith(("guidellm", "aiperf")):
                 worst = max(worst, abs(d))
         rows.append(row)
         data.append(item)
@@ -200,13 +298,13 @@ def explain(server_name: str, results: list[Measured]) -> list[str]:
             "by the peers')."
         )
     for m in results[1:]:
-        if m.tool == "guidellm" and m.extra.get("time_per_output_token_incl_ttft"):
+        if m.tool.startswith("guidellm") and m.extra.get("time_per_output_token_incl_ttft"):
             g = m.extra["time_per_output_token_incl_ttft"]
             notes.append(
                 f"guidellm's own 'TPOT' column is (last token - start) / tokens = {g['mean'] * 1e3:.3f} ms mean: "
                 "it includes TTFT, so it is compared nowhere; its 'ITL' is the TPOT row above."
             )
-        if m.tool == "guidellm" and m.extra.get("mlway_formula_req_s"):
+        if m.tool.startswith("guidellm") and m.extra.get("mlway_formula_req_s"):
             notes.append(
                 f"guidellm request/s recomputed from its per-request records with mlway's formula "
                 f"(ok / (last end - first start)): {m.extra['mlway_formula_req_s']:.3f} vs its reported "
@@ -241,12 +339,13 @@ def main() -> None:
                              concurrency=max(concurrencies), requests=2 * max(concurrencies), warmup=0)  # fmt: skip
             run_mlway(prime, RUNS_DIR / "agreement" / f"{server_name}-prime")  # warms the server; not reported
             for c in concurrencies:
-                results = run_point(server_name, url, model, c, args, tools)
+                raw = run_point(server_name, url, model, c, args, tools)
+                results = median_of_rounds(raw)
                 md_table, rows, worst = comparison(results)
                 worst_all[f"{server_name} c{c}"] = worst
                 print(f"\n{server_name}, {c} concurrent users\n{md_table}\n", flush=True)
-                commands = "\n".join(f"    {shell(m.command)}" for m in results)
-                cpu = ", ".join(f"{m.tool} {m.cpu}" for m in results)
+                commands = "\n".join(f"    {shell(m.command)}" for m in raw[: len(tools)])
+                cpu = ", ".join(f"{m.tool} {m.cpu}" for m in raw)
                 notes = "\n".join(f"- {n}" for n in explain(server_name, results))
                 sections.append(
                     f"### {server_name}, {c} concurrent users, {args.requests} requests, "
@@ -260,7 +359,7 @@ def main() -> None:
                         "server_command": how,
                         "rows": rows,
                         "worst_peer_diff_pct": worst,
-                        "runs": [m.to_dict() for m in results],
+                        "runs": [m.to_dict() for m in raw],
                     }
                 )
     verdict = table(
@@ -276,7 +375,7 @@ def main() -> None:
         f"- reproduce: `.venv/bin/python benchmarks/bench/agreement.py --servers {args.servers} "
         f"--concurrency {args.concurrency} --requests {args.requests} --input-tokens {args.input_tokens} "
         f"--output-tokens {args.output_tokens}`\n"
-        f"- every tool pinned to core 1 (`taskset -c 1`); the sim server to core 0; vLLM unpinned. "
+        f"- every tool pinned to core 1 (`taskset -c 1`); the server (sim, or vLLM's API server and engine) to core 0. "
         "Tokenizer: `.cache/llm/tiny-llama` for all. No warm-up requests in any tool (`--warmup 0`); "
         "each server is primed with one unreported mlway run first.\n\n"
         "## Verdict: largest difference of a peer from mlway over the compared metrics\n\n"
