@@ -82,8 +82,10 @@ class ShiftConfig(StrictModel):
             first = exc.errors()[0]
             if not first["loc"]:  # the size check spans two fields
                 size = f"{values.get('width')}x{values.get('height')}"
-                raise ConfigError(f"invalid --size {size}: width and height must be even (yuv420p video)",
-                                  hint="give the frame size as WIDTHxHEIGHT with even numbers, e.g. 320x240") from exc  # fmt: skip
+                raise ConfigError(
+                    f"invalid --size {size}: width and height must be even (yuv420p video)",
+                    hint="give the frame size as WIDTHxHEIGHT with even numbers, e.g. 320x240",
+                ) from exc
             field = str(first["loc"][0])
             option = "--size" if field in {"width", "height"} else "--" + field.replace("_", "-")
             raise ConfigError(f"invalid {option} {first.get('input')!r}: {first['msg']}", hint=_hint(field)) from exc
