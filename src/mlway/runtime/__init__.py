@@ -6,8 +6,9 @@ Bundles
     ``load_bundle(path) -> Bundle`` reads and validates ``mlway-bundle.yaml`` (or ``.json``): name,
     version, task, inputs/outputs, preprocessing, labels, an ordered list of variants (each with a
     backend kind, files with sha256, measured memory and speed), quota, priority, pinned.
-    ``load_bundles(dir)``, ``save_manifest(bundle, manifest)``, ``verify_variant(bundle, variant)``,
-    ``file_entry(dir, relpath)`` (a file's manifest entry, for packagers).
+    ``load_bundles(dir)``, ``save_manifest(bundle, manifest)``, ``verify_variant(bundle, variant)``;
+    for packagers: ``file_entry(dir, relpath)`` (a file's path, sha256 and size) and
+    ``write_manifest(dir, BundleManifest(...))``.
     ``measure_bundle(bundle, threads=[1, 2])`` measures each variant in a real worker and writes
     ``memory_bytes`` and ``measurements`` into the manifest.
 
@@ -48,7 +49,15 @@ Test models: ``mlway.runtime.testing`` builds tiny ONNX models and bundles local
 
 from mlway.runtime.backend import Backend, LoadSpec, backend_kinds, get_backend, register_backend
 from mlway.runtime.budget import Budget
-from mlway.runtime.bundle import Bundle, file_entry, load_bundle, load_bundles, save_manifest, verify_variant
+from mlway.runtime.bundle import (
+    Bundle,
+    file_entry,
+    load_bundle,
+    load_bundles,
+    save_manifest,
+    verify_variant,
+    write_manifest,
+)
 from mlway.runtime.errors import (
     BudgetError,
     BundleError,
@@ -108,4 +117,5 @@ __all__ = [
     "register_backend",
     "save_manifest",
     "verify_variant",
+    "write_manifest",
 ]

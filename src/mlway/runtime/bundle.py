@@ -104,6 +104,14 @@ def load_bundles(directory: str | os.PathLike[str]) -> list[Bundle]:
     return bundles
 
 
+def write_manifest(directory: str | os.PathLike[str], manifest: BundleManifest, *, as_json: bool = False) -> Bundle:
+    """Write a new bundle's manifest into ``directory`` (beside its artefacts); for packagers and exporters."""
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / ("mlway-bundle.json" if as_json else "mlway-bundle.yaml")
+    return save_manifest(Bundle(directory=root, manifest=manifest, manifest_path=path))
+
+
 def save_manifest(bundle: Bundle, manifest: BundleManifest | None = None) -> Bundle:
     """Write ``manifest`` (default: the bundle's own) to the bundle's manifest file atomically."""
     manifest = manifest or bundle.manifest

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlway.runtime.bundle import Bundle, file_entry, load_bundle, save_manifest
+from mlway.runtime.bundle import Bundle, file_entry, load_bundle, write_manifest
 from mlway.runtime.manifest import BundleManifest, Quota, Variant
 
 OPSET = 17
@@ -219,6 +219,5 @@ def write_bundle(
             "pinned": pinned,
         }
     )
-    placeholder = Bundle(directory=root, manifest=manifest, manifest_path=root / "mlway-bundle.yaml")
-    save_manifest(placeholder)
+    write_manifest(root, manifest)
     return load_bundle(root)

@@ -116,7 +116,8 @@ class Worker:
 
     @property
     def alive(self) -> bool:
-        return self.ready is not None and not self._exited.is_set() and not self._stopping
+        doomed = self._kill_cause is not None  # breached its quota: being killed, takes no new requests
+        return self.ready is not None and not self._exited.is_set() and not self._stopping and not doomed
 
     def _spawn(self) -> Connection:
         parent, child = socket.socketpair()

@@ -17,6 +17,7 @@ import pytest
 from mlway.core.errors import InputError, NotFoundError
 from mlway.runtime import (
     Budget,
+    BudgetError,
     Bundle,
     DeadlineExceededError,
     ModelHost,
@@ -231,3 +232,29 @@ def test_infer_async_awaits_the_worker(host: ModelHost, built: dict[str, Path]) 
     results = asyncio.run(many())
     assert len(results) == 8
     assert all(r["logits"].shape == (1, 4) for r in results)
+
+
+def test_an_allocation_past_the_address_space_cap_is_a_quota_breach(host: ModelHost, built: dict[str, Path]) -> None:
+    host.start([load_bundle(built["heavy"])], Budget(memory="1GiB", cpus=1))
+    enormous = {"input": np.ones((1_000_000, 16), np.float32)}  # asks for ~4 GB at once: refused by RLIMIT_AS
+    with pytest.raises(QuotaExceededError, match=r"fp32 ran out of address space under its 300\.00 MiB quota"):
+        host.infer("heavy", enormous, timeout=60)
+    assert host.infer("heavy", {"input": ROW})["logits"].shape == (2, 4)
+    assert host.model_status("heavy").variant == "int8"
+
+
+def test_a_swap_without_room_keeps_the_old_worker_serving(
+    host: ModelHost, bundle_copy: Callable[..., Path], edit: Callable[..., Bundle]
+) -> None:
+    path = bundle_copy("cam")
+    sizes = {"fp32": 400 * MIB, "int8": 300 * MIB, "int8-small": 250 * MIB}
+    variants = [v.model_copy(update={"memory_bytes": sizes[v.name]}) for v in load_bundle(path).manifest.variants]
+    bundle = edit(path, variants=[v.model_dump() for v in variants], quota={"memory": "1GiB"})
+    host.start([bundle], Budget(memory="500MiB", cpus=1))
+    before = host.model_status("cam")
+    with pytest.raises(BudgetError, match=r"int8 needs 300\.00 MiB \(measured\) but only 100\.00 MiB"):
+        host.swap("cam", variant="int8")
+    after = host.model_status("cam")
+    assert (after.variant, after.pid, after.state) == ("fp32", before.pid, "ready")
+    assert "not swapped, fp32 keeps serving" in after.events[-1].message
+    assert host.infer("cam", {"image": IMAGE})["logits"].shape == (1, 4)

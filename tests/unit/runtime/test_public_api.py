@@ -13,7 +13,7 @@ def test_exported_names_are_pinned() -> None:
         "Placement", "Quota", "QuotaExceededError", "TensorSpec", "TextPreprocessing", "Variant", "VariantChoice",
         "VariantFile", "VariantMeasurement", "WorkerCrashedError", "backend_kinds", "file_entry", "get_backend",
         "load_bundle", "load_bundles", "measure_bundle", "plan_placement", "register_backend", "save_manifest",
-        "verify_variant",
+        "verify_variant", "write_manifest",
     ])  # fmt: skip
     for name in mlway.runtime.__all__:
         assert hasattr(mlway.runtime, name)
