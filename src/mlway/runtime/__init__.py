@@ -69,7 +69,7 @@ from mlway.runtime.errors import (
     WorkerCrashedError,
 )
 from mlway.runtime.host import ModelHost
-from mlway.runtime.manifest import BundleManifest, Measurement, Quota, Variant, VariantFile
+from mlway.runtime.manifest import Batching, BundleManifest, Measurement, Quota, Variant, VariantFile
 from mlway.runtime.measure import VariantMeasurement, measure_bundle
 from mlway.runtime.placement import ModelPlacement, Placement, VariantChoice, plan_placement
 from mlway.runtime.preprocessing import ImagePreprocessing, TextPreprocessing
@@ -79,6 +79,7 @@ from mlway.runtime.tensors import TensorSpec
 
 __all__ = [
     "Backend",
+    "Batching",
     "Budget",
     "BudgetError",
     "Bundle",

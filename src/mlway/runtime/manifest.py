@@ -126,6 +126,15 @@ class Quota(StrictModel):
     )
 
 
+class Batching(StrictModel):
+    """Dynamic batching a server applies in front of the worker (the runtime itself runs what it is sent)."""
+
+    max_batch: int = Field(default=1, ge=1, le=65536, description="Most items merged into one call; 1 turns it off.")
+    max_delay_ms: float = Field(
+        default=0.0, ge=0, le=10_000, description="Longest the first request of a batch waits for others."
+    )
+
+
 class BundleManifest(StrictModel):
     """The manifest of one model bundle (``mlway-bundle.yaml`` or ``mlway-bundle.json``)."""
 
@@ -146,6 +155,7 @@ class BundleManifest(StrictModel):
     )
     variants: list[Variant] = Field(min_length=1, max_length=32, description="Variants, most preferred first.")
     quota: Quota = Field(description="Memory, CPU and concurrency the model may use.")
+    batching: Batching = Field(default_factory=Batching, description="Dynamic batching for servers in front of it.")
     priority: int = Field(default=0, ge=-1000, le=1000, description="Higher loads first and may evict lower.")
     pinned: bool = Field(default=False, description="A pinned model is never evicted to make room for another.")
 

@@ -7,7 +7,8 @@ import mlway.runtime
 
 def test_exported_names_are_pinned() -> None:
     assert sorted(mlway.runtime.__all__) == sorted([
-        "Backend", "Budget", "BudgetError", "Bundle", "BundleError", "BundleManifest", "DeadlineExceededError",
+        "Backend", "Batching", "Budget", "BudgetError", "Bundle", "BundleError", "BundleManifest",
+        "DeadlineExceededError",
         "HostSettings", "HostStatus", "ImagePreprocessing", "IntegrityError", "LoadSpec", "Measurement",
         "ModelEvent", "ModelHost", "ModelPlacement", "ModelStatus", "ModelUnavailableError", "OverloadedError",
         "Placement", "Quota", "QuotaExceededError", "TensorSpec", "TextPreprocessing", "Variant", "VariantChoice",
