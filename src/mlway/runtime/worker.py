@@ -130,6 +130,7 @@ class Worker:
             pass_fds=(child.fileno(),),
             env=env,
             stdin=subprocess.DEVNULL,
+            stdout=2,  # anything an engine prints goes to stderr, never into a server's or CLI's stdout
         )
         child.close()
         return Connection(parent.detach())
