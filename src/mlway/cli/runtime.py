@@ -21,7 +21,9 @@ from mlway.runtime.variants import memory_need, refusal
 
 app = typer.Typer(help="Model bundles: inspect, measure each variant here, plan placement.", no_args_is_help=True)
 
-BundleArg = Annotated[Path, typer.Argument(help="A bundle directory (holding mlway-bundle.yaml) or the manifest.")]
+BundleArg = Annotated[
+    Path, typer.Argument(metavar="BUNDLE", help="A bundle directory (holding mlway-bundle.yaml) or the manifest.")
+]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
