@@ -12,7 +12,6 @@ switch requests to it, then drain and stop the old one.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import threading
 import time
@@ -37,10 +36,10 @@ from mlway.runtime.messages import Ready
 from mlway.runtime.placement import VariantChoice, choose_variant, explain, placement_order
 from mlway.runtime.recovery import after_exit, expire, flush
 from mlway.runtime.settings import HostSettings
-from mlway.runtime.slot import Arrays, Queued, Slot
+from mlway.runtime.slot import Arrays, Queued, Slot, unknown_model
 from mlway.runtime.status import HostStatus, ModelState, ModelStatus
 from mlway.runtime.tensors import TensorSpec, check_inputs
-from mlway.runtime.variants import worker_spec
+from mlway.runtime.variants import start_worker
 from mlway.runtime.worker import ExitCause, Worker
 
 log = logging.getLogger(__name__)
@@ -128,7 +127,7 @@ class ModelHost:
                     f"model {model!r} already holds {slot.in_flight()} requests",
                     hint=f"retry later, or raise max_queue ({quota.max_queue}) or max_concurrency in its quota",
                 )
-            specs = self._input_specs(slot)
+            specs = slot.input_specs()
             arrays = check_inputs(inputs, specs, model=model)
             worker = slot.worker
             if worker is not None and worker.alive:
@@ -138,7 +137,7 @@ class ModelHost:
                 slot.backlog.append(Queued(arrays, deadline, future))
             else:
                 raise ModelUnavailableError(f"model {model!r} is {slot.state.replace('_', ' ')}: {slot.reason}")
-        future.add_done_callback(lambda f: self._count(slot, f))
+        future.add_done_callback(slot.count)
         return future
 
     def infer(self, model: str, inputs: Mapping[str, object], *, timeout: float | None = None) -> Arrays:
@@ -153,7 +152,7 @@ class ModelHost:
         """Inputs as the serving variant expects them (a reduced-size variant has smaller images)."""
         slot = self._slot(model)
         with slot.lock:
-            return self._input_specs(slot)
+            return slot.input_specs()
 
     # status ------------------------------------------------------------------------------------
 
@@ -296,27 +295,14 @@ class ModelHost:
         self, slot: Slot, bundle: Bundle, variant: Variant, need: int, cores: tuple[int, ...]
     ) -> tuple[Worker, Ready] | str:
         """Start and warm a worker with ``need`` bytes and ``cores`` held for it; the reason if it fails."""
-        quota = bundle.manifest.quota
         with self._lock:
             slot.incoming_memory, slot.incoming_cpus = need, cores
-        spec = worker_spec(
-            bundle,
-            variant,
-            threads=quota.cpu_threads,
-            cpu_ids=cores,
-            memory_limit=quota.memory,
-            max_concurrency=quota.max_concurrency,
-            address_space_limit=self.settings.address_space_limit,
-        )
-        worker = Worker(spec, on_exit=self._on_exit, watchdog_interval=self.settings.watchdog_interval_s)
-        try:
-            return worker, worker.start(self.settings.load_timeout_s)
-        except MlwayError as exc:
+        started = start_worker(bundle, variant, cores, self.settings, self._on_exit)
+        if isinstance(started, str):
             with self._lock:
                 slot.incoming_memory, slot.incoming_cpus = 0, ()
-            message = exc.message if exc.message.startswith(variant.name) else f"{variant.name}: {exc.message}"
-            slot.event(f"{variant.name} could not serve: {message}")
-            return message
+            slot.event(f"{variant.name} could not serve: {started}")
+        return started
 
     def _fail_load(
         self, slot: Slot, old: Worker | None, choices: list[VariantChoice], reason: str, skip: dict[str, str]
@@ -332,9 +318,7 @@ class ModelHost:
             slot.reason, slot.refused = reason, dict(skip)
             backlog, slot.backlog = slot.backlog, []
         slot.event(reason)
-        for queued in backlog:
-            if not queued.future.done():
-                queued.future.set_exception(ModelUnavailableError(f"model {slot.name!r} is unavailable: {reason}"))
+        slot.fail_queued(backlog, f"is unavailable: {reason}")
 
     # internals: budget and eviction ------------------------------------------------------------
 
@@ -363,9 +347,7 @@ class ModelHost:
             slot.memory_reserved, slot.cpu_ids = 0, ()
             backlog, slot.backlog = slot.backlog, []
         slot.event(reason)
-        for queued in backlog:
-            if not queued.future.done():
-                queued.future.set_exception(ModelUnavailableError(f"model {slot.name!r} is {state}: {reason}"))
+        slot.fail_queued(backlog, f"is {state}: {reason}")
         if worker is not None:
             worker.stop(drain)
 
@@ -414,24 +396,11 @@ class ModelHost:
 
     # internals: small helpers ------------------------------------------------------------------
 
-    def _count(self, slot: Slot, future: Future[Arrays]) -> None:
-        with slot.lock:
-            if future.exception() is None:
-                slot.served += 1
-            else:
-                slot.failed += 1
-
     def _slot(self, model: str) -> Slot:
         slot = self._slots.get(model)
         if slot is None:
-            close = difflib.get_close_matches(model, list(self._slots), n=3)
-            hint = f"did you mean {', '.join(close)}?" if close else f"models: {', '.join(sorted(self._slots))}"
-            raise NotFoundError(f"no model named {model!r}", hint=hint)
+            raise unknown_model(model, list(self._slots))
         return slot
-
-    def _input_specs(self, slot: Slot) -> list[TensorSpec]:
-        manifest = slot.bundle.manifest
-        return manifest.input_specs(slot.variant) if slot.variant else list(manifest.inputs)
 
     def _require_budget(self) -> Budget:
         if self._budget is None:

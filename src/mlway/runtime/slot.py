@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import threading
 import time
@@ -12,9 +13,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from mlway.core.errors import NotFoundError
 from mlway.runtime.bundle import Bundle
+from mlway.runtime.errors import ModelUnavailableError
 from mlway.runtime.manifest import Variant
 from mlway.runtime.status import ModelEvent, ModelState, ModelStatus
+from mlway.runtime.tensors import TensorSpec
 from mlway.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -69,6 +73,25 @@ class Slot:
         self.last_used = time.monotonic()
         self.last_used_at = datetime.now(UTC)
 
+    def count(self, future: Future[Arrays]) -> None:
+        """Done-callback of every request future: the served and failed counters."""
+        with self.lock:
+            if future.exception() is None:
+                self.served += 1
+            else:
+                self.failed += 1
+
+    def input_specs(self) -> list[TensorSpec]:
+        """Inputs as the serving variant expects them (its input_shapes override the model's)."""
+        manifest = self.bundle.manifest
+        return manifest.input_specs(self.variant) if self.variant else list(manifest.inputs)
+
+    def fail_queued(self, backlog: list[Queued], message: str) -> None:
+        """Fail requests taken from the backlog (the model cannot serve them)."""
+        for queued in backlog:
+            if not queued.future.done():
+                queued.future.set_exception(ModelUnavailableError(f"model {self.name!r} {message}"))
+
     def in_flight(self) -> int:
         return (self.worker.in_flight if self.worker else 0) + len(self.backlog)
 
@@ -103,3 +126,9 @@ class Slot:
             labels=list(manifest.labels) if manifest.labels else None,
             events=list(self.events),
         )
+
+
+def unknown_model(model: str, names: list[str]) -> NotFoundError:
+    close = difflib.get_close_matches(model, names, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else f"models: {', '.join(sorted(names))}"
+    return NotFoundError(f"no model named {model!r}", hint=hint)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from typing import Literal
 
 from mlway.core.errors import MlwayError
@@ -10,7 +11,9 @@ from mlway.core.units import format_bytes
 from mlway.runtime.backend import LoadSpec, backend_target, get_backend
 from mlway.runtime.bundle import Bundle, check_file
 from mlway.runtime.manifest import Variant
-from mlway.runtime.messages import WorkerSpec
+from mlway.runtime.messages import Ready, WorkerSpec
+from mlway.runtime.settings import HostSettings
+from mlway.runtime.worker import ExitCause, Worker
 
 MemorySource = Literal["measured", "estimated"]
 
@@ -84,3 +87,29 @@ def worker_spec(
 
 def need_text(need: int, source: MemorySource) -> str:
     return f"{format_bytes(need)} ({source})"
+
+
+def start_worker(
+    bundle: Bundle,
+    variant: Variant,
+    cores: tuple[int, ...],
+    settings: HostSettings,
+    on_exit: Callable[[Worker, ExitCause], None],
+) -> tuple[Worker, Ready] | str:
+    """Start a worker for ``variant`` on ``cores`` under the model's quota and wait until it is warm;
+    the reason (beginning with the variant's name) if it cannot serve."""
+    quota = bundle.manifest.quota
+    spec = worker_spec(
+        bundle,
+        variant,
+        threads=quota.cpu_threads,
+        cpu_ids=cores,
+        memory_limit=quota.memory,
+        max_concurrency=quota.max_concurrency,
+        address_space_limit=settings.address_space_limit,
+    )
+    worker = Worker(spec, on_exit=on_exit, watchdog_interval=settings.watchdog_interval_s)
+    try:
+        return worker, worker.start(settings.load_timeout_s)
+    except MlwayError as exc:
+        return exc.message if exc.message.startswith(variant.name) else f"{variant.name}: {exc.message}"
