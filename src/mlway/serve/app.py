@@ -1,0 +1,43 @@
+"""The FastAPI application: routes per resource, error handlers, the body limit, and the lifespan.
+
+FastAPI (over Starlette) because it derives the OpenAPI document from the typed request models, which
+documents the API and lets schemathesis fuzz it; the hot paths avoid its costs where they matter
+(responses are written by orjson straight from numpy arrays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from mlway import __version__
+from mlway.serve import errors
+from mlway.serve.middleware import BodyLimit, JsonBodies
+from mlway.serve.routes import health, infer, metrics, models, openai
+from mlway.serve.state import ServerState
+
+
+def create_app(state: ServerState) -> FastAPI:
+    """An ASGI app serving ``state``'s models (the host must already be started)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for model in state.models.values():
+            await model.close()
+
+    app = FastAPI(
+        title="mlway serve",
+        version=__version__,
+        description="KServe v2 (Open Inference Protocol) REST and OpenAI embeddings over mlway's model runtime.",
+        lifespan=lifespan,
+    )
+    app.state.mlway = state
+    for router in (health.router, models.router, infer.router, openai.router, metrics.router):
+        app.include_router(router)
+    errors.install(app)
+    app.add_middleware(JsonBodies)
+    app.add_middleware(BodyLimit, max_bytes=state.settings.max_body_bytes)
+    return app

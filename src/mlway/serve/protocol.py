@@ -1,0 +1,173 @@
+"""The KServe v2 / Open Inference Protocol REST bodies, and conversion between them and numpy.
+
+Tensor ``data`` is accepted flat (row-major, as the protocol says) or nested; its element count must
+equal the product of ``shape``. Numbers must fit the datatype: a fraction for an INT64 input, a value
+out of range or a string for FP32 is a 400 that says what was expected. Binary tensor data (the
+protocol's binary extension) is not supported.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field, StringConstraints
+
+from mlway.core.errors import InputError
+from mlway.core.model import StrictModel
+from mlway.runtime import TensorSpec
+
+Datatype = Literal[
+    "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"
+]
+DTYPES: dict[str, str] = {
+    "BOOL": "bool",
+    "UINT8": "uint8",
+    "UINT16": "uint16",
+    "UINT32": "uint32",
+    "UINT64": "uint64",
+    "INT8": "int8",
+    "INT16": "int16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "FP16": "float16",
+    "FP32": "float32",
+    "FP64": "float64",
+}
+DATATYPES = {dtype: name for name, dtype in DTYPES.items()}
+TensorName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Parameters = dict[str, str | int | float | bool | None]
+
+
+class RequestInput(StrictModel):
+    """One input tensor of an inference request."""
+
+    name: TensorName = Field(description="The model input's name (see the model metadata).")
+    shape: list[Annotated[int, Field(ge=0, le=1 << 31)]] = Field(max_length=8, description="Dimensions.")
+    datatype: Datatype = Field(description="Element type: FP32, INT64, ... (BYTES for text on embed models).")
+    parameters: Parameters | None = Field(default=None, description="Per-input parameters (ignored).")
+    data: list[Any] = Field(description="Elements in row-major order, flat or nested.")
+
+
+class RequestOutput(StrictModel):
+    """An output the client asks for; without any, every output is returned."""
+
+    name: TensorName = Field(description="The model output's name.")
+    parameters: Parameters | None = Field(default=None, description="Per-output parameters (ignored).")
+
+
+class InferenceRequest(StrictModel):
+    """POST /v2/models/{name}/infer."""
+
+    id: Annotated[str, StringConstraints(max_length=256)] | None = Field(
+        default=None, description="Echoed in the response."
+    )
+    parameters: Parameters | None = Field(default=None, description="Request parameters (ignored).")
+    inputs: list[RequestInput] = Field(min_length=1, max_length=64, description="Input tensors.")
+    outputs: list[RequestOutput] | None = Field(
+        default=None, max_length=64, description="Outputs to return (default: all)."
+    )
+
+
+class ResponseOutput(StrictModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+
+
+class InferenceResponse(StrictModel):
+    model_name: str
+    model_version: str | None = None
+    id: str | None = None
+    parameters: Parameters | None = None
+    outputs: list[ResponseOutput]
+
+
+class TensorMetadata(StrictModel):
+    name: str
+    datatype: str
+    shape: list[int] = Field(description="-1 marks a dynamic dimension.")
+
+
+def tensor_metadata(spec: TensorSpec) -> TensorMetadata:
+    return TensorMetadata(
+        name=spec.name,
+        datatype=DATATYPES.get(spec.dtype, spec.dtype.upper()),
+        shape=[d if isinstance(d, int) else -1 for d in spec.shape],
+    )
+
+
+def _elements(shape: list[int], name: str, limit: int) -> int:
+    count = math.prod(shape)
+    if count > limit:
+        raise InputError(f"input {name!r}: shape {shape} holds {count} elements, more than the {limit} accepted")
+    return count
+
+
+def to_array(item: RequestInput, *, limit: int = 1 << 26) -> np.ndarray:
+    """The input as a numpy array of its datatype and shape; InputError saying what was expected."""
+    if item.datatype == "BYTES":
+        raise InputError(
+            f"input {item.name!r}: BYTES tensors are accepted only as text by embed models",
+            hint="send numbers in the datatype the model metadata lists",
+        )
+    count = _elements(item.shape, item.name, limit)
+    dtype = np.dtype(DTYPES[item.datatype])
+    try:
+        raw = np.asarray(item.data)
+    except ValueError as exc:
+        raise InputError(f"input {item.name!r}: data is ragged (nested lists of different lengths)") from exc
+    if raw.size != count:
+        raise InputError(
+            f"input {item.name!r}: data has {raw.size} elements but shape {item.shape} needs {count}",
+            hint="send the elements in row-major order, flat or nested, as many as the shape says",
+        )
+    if raw.size and not _fits(raw.dtype, dtype):
+        raise InputError(
+            f"input {item.name!r}: data holds {_kind(raw.dtype)} values, not {item.datatype}",
+            hint=f"send {_kind(dtype)} values for a {item.datatype} tensor",
+        )
+    try:
+        array = raw.astype(dtype, casting="unsafe") if raw.size else np.zeros(0, dtype)
+    except (ValueError, OverflowError, TypeError) as exc:
+        raise InputError(f"input {item.name!r}: data does not fit {item.datatype}: {exc}") from exc
+    if dtype.kind in "iu" and raw.size and (raw.min() < np.iinfo(dtype).min or raw.max() > np.iinfo(dtype).max):
+        raise InputError(f"input {item.name!r}: a value is out of the {item.datatype} range")
+    return array.reshape(item.shape)
+
+
+def _fits(source: np.dtype[Any], target: np.dtype[Any]) -> bool:
+    if target.kind == "b":
+        return source.kind == "b"
+    if target.kind in "iu":
+        return source.kind in "iub"
+    if target.kind == "f":
+        return source.kind in "iufb"
+    return False
+
+
+def _kind(dtype: np.dtype[Any]) -> str:
+    return {"b": "boolean", "i": "integer", "u": "integer", "f": "number"}.get(dtype.kind, "non-numeric")
+
+
+def texts_of(item: RequestInput) -> list[str]:
+    """A BYTES input's strings (for embed models)."""
+    if not all(isinstance(t, str) for t in item.data):
+        raise InputError(f"input {item.name!r}: a BYTES tensor for an embed model is a flat list of strings")
+    if item.shape != [len(item.data)]:
+        raise InputError(f"input {item.name!r}: shape must be [{len(item.data)}] for {len(item.data)} strings")
+    return list(item.data)
+
+
+def output_of(name: str, array: np.ndarray) -> dict[str, Any]:
+    """One response output; ``data`` stays a numpy array for orjson to write."""
+    if array.dtype == np.float16:
+        array = array.astype(np.float32)
+    return {
+        "name": name,
+        "shape": list(array.shape),
+        "datatype": DATATYPES.get(array.dtype.name, "BYTES"),
+        "data": np.ascontiguousarray(array).ravel(),
+    }
