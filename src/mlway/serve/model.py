@@ -138,14 +138,7 @@ class ServedModel:
         if rows < 1:
             raise InputError(f"model {self.name!r}: the batch (first) dimension is 0; send at least one row")
         key: Hashable = tuple((n, a.shape[1:], a.dtype.str) for n, a in sorted(arrays.items()))
-        step = self.limits.max_batch
-        if rows <= step:
-            return await self._submit(arrays, size=rows, key=key, deadline=deadline)
-        chunks = [{n: a[i : i + step] for n, a in arrays.items()} for i in range(0, rows, step)]
-        parts = await asyncio.gather(
-            *(self._submit(c, size=len(next(iter(c.values()))), key=key, deadline=deadline) for c in chunks),
-        )
-        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        return await self._submit(arrays, size=rows, key=key, deadline=deadline)
 
     async def _submit(self, arrays: Arrays, *, size: int, key: Hashable, deadline: float) -> Arrays:
         result: Arrays = await self.tensors.submit(arrays, size=size, key=key, deadline=deadline)
@@ -167,13 +160,13 @@ class ServedModel:
 
     async def _run_tensors(self, jobs: list[Job[Arrays]]) -> None:
         if len(jobs) == 1:
-            jobs[0].resolve(await self._call(jobs[0].payload, jobs, jobs[0].size))
+            jobs[0].resolve(await self._sliced(jobs[0].payload, jobs, jobs[0].size))
             return
         names = list(jobs[0].payload)
         arrays = {n: np.concatenate([j.payload[n] for j in jobs]) for n in names}
         total = sum(j.size for j in jobs)
         try:
-            outputs = await self._call(arrays, jobs, total)
+            outputs = await self._sliced(arrays, jobs, total)
         except InputError:
             # one request's values (not shapes: those were checked) upset the model: find which
             await asyncio.gather(*(self._run_alone(j) for j in jobs))
@@ -185,6 +178,17 @@ class ServedModel:
         for job in jobs:
             job.resolve({n: a[offset : offset + job.size] for n, a in outputs.items()})
             offset += job.size
+
+    async def _sliced(self, arrays: Arrays, jobs: list[Job[Arrays]], total: int) -> Arrays:
+        """One call, or calls of ``max_batch`` rows one after another for a request larger than that."""
+        step = self.limits.max_batch
+        if not self.batchable or total <= step:
+            return await self._call(arrays, jobs, total)
+        parts = []
+        for start in range(0, total, step):
+            part = {n: a[start : start + step] for n, a in arrays.items()}
+            parts.append(await self._call(part, jobs, min(step, total - start)))
+        return {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
 
     async def _run_alone(self, job: Job[Arrays]) -> None:
         try:
@@ -201,31 +205,28 @@ class ServedModel:
                 f"model {self.name!r} is a {self.task} model without text preprocessing",
                 hint="send text to a model whose bundle declares preprocessing kind: text (task embed)",
             )
-        deadline = self.deadline()
-        step = self.limits.max_batch
-        parts: list[Embedded] = await asyncio.gather(
-            *(
-                self.texts.submit(texts[i : i + step], size=len(texts[i : i + step]), key="text", deadline=deadline)
-                for i in range(0, len(texts), step)
-            )
-        )
-        if len(parts) == 1:
-            return parts[0]
-        return Embedded(np.concatenate([p.vectors for p in parts]), sum(p.tokens for p in parts))
+        result: Embedded = await self.texts.submit(texts, size=len(texts), key="text", deadline=self.deadline())
+        return result
 
     async def _run_texts(self, jobs: list[Job[list[str]]]) -> None:
         encoder = self.text
         assert encoder is not None
         loop = asyncio.get_running_loop()
         texts = [t for j in jobs for t in j.payload]
-        feeds, mask = await loop.run_in_executor(self._pool, encoder.encode, texts)
-        outputs = await self._call(feeds, jobs, len(texts))
-        vectors = await loop.run_in_executor(self._pool, encoder.pool, outputs, mask)
-        counts = mask.sum(axis=1)
+        step = self.limits.max_batch  # a request larger than a batch runs as several calls
+        vectors, counts = [], []
+        for start in range(0, len(texts), step):
+            part = texts[start : start + step]
+            feeds, mask = await loop.run_in_executor(self._pool, encoder.encode, part)
+            outputs = await self._call(feeds, jobs, len(part))
+            vectors.append(await loop.run_in_executor(self._pool, encoder.pool, outputs, mask))
+            counts.append(mask.sum(axis=1))
+        all_vectors = vectors[0] if len(vectors) == 1 else np.concatenate(vectors)
+        all_counts = np.concatenate(counts)
         offset = 0
         for job in jobs:
             end = offset + job.size
-            job.resolve(Embedded(vectors[offset:end], int(counts[offset:end].sum())))
+            job.resolve(Embedded(all_vectors[offset:end], int(all_counts[offset:end].sum())))
             offset = end
 
 
