@@ -45,7 +45,7 @@ class ServeProcess:
         env = os.environ | {"COLUMNS": "200", "NO_COLOR": "1", "HF_HUB_OFFLINE": "1"}
         self.log = models.parent / f"serve-{self.port}.log"
         self._log = self.log.open("w")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         self._wait()
 
     def _wait(self) -> None:
@@ -132,3 +132,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def waiter() -> Callable[..., None]:
+    return wait_until
