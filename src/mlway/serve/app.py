@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -38,6 +39,32 @@ def create_app(state: ServerState) -> FastAPI:
     for router in (health.router, models.router, infer.router, openai.router, metrics.router):
         app.include_router(router)
     errors.install(app)
+    _document_models(app, state)
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit, max_bytes=state.settings.max_body_bytes)
     return app
+
+
+def _document_models(app: FastAPI, state: ServerState) -> None:
+    """Name this server's models in its OpenAPI document (path ``name``, versions, embeddings ``model``)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        names = sorted(state.models)
+        versions = sorted({m.bundle.manifest.version for m in state.models.values()})
+        embed = sorted(n for n, m in state.models.items() if m.text is not None)
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "path" and parameter.get("name") in {"name", "version"}:
+                        parameter["schema"]["enum"] = names if parameter["name"] == "name" else versions
+        request = schema.get("components", {}).get("schemas", {}).get("EmbeddingsRequest", {})
+        if embed and "model" in request.get("properties", {}):
+            request["properties"]["model"]["enum"] = embed
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

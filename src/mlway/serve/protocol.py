@@ -101,7 +101,7 @@ def tensor_metadata(spec: TensorSpec) -> TensorMetadata:
 
 def _elements(shape: list[int], name: str, limit: int) -> int:
     count = math.prod(shape)
-    if count > limit:
+    if count > limit or math.prod(d for d in shape if d) > limit:
         raise InputError(f"input {name!r}: shape {shape} holds {count} elements, more than the {limit} accepted")
     return count
 
@@ -135,7 +135,10 @@ def to_array(item: RequestInput, *, limit: int = 1 << 26) -> np.ndarray:
         raise InputError(f"input {item.name!r}: data does not fit {item.datatype}: {exc}") from exc
     if dtype.kind in "iu" and raw.size and (raw.min() < np.iinfo(dtype).min or raw.max() > np.iinfo(dtype).max):
         raise InputError(f"input {item.name!r}: a value is out of the {item.datatype} range")
-    return array.reshape(item.shape)
+    try:
+        return array.reshape(item.shape)
+    except ValueError as exc:  # a zero dimension beside huge ones: no array of that shape can exist
+        raise InputError(f"input {item.name!r}: shape {item.shape} is not a possible array: {exc}") from exc
 
 
 def _fits(source: np.dtype[Any], target: np.dtype[Any]) -> bool:
