@@ -65,7 +65,9 @@ def prepare_out(out: Path, *, overwrite: bool) -> None:
         raise InputError(
             f"cannot write to --out {out}: {exc.strerror or exc}", hint="choose a writable directory"
         ) from exc
-    for old in (out / "manifest.json", out / "events.json", out / "labels.csv"):
+    stale = [out / "manifest.json", out / "events.json", out / "labels.csv"]
+    stale += [*(out / "video").glob("*.mp4"), *(out / "sensors").glob("*.csv")]
+    for old in stale:  # an earlier shift's files, also of combines this one does not have
         old.unlink(missing_ok=True)
 
 

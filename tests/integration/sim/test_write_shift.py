@@ -116,3 +116,13 @@ def test_a_truncated_video_is_reported(written: ShiftOutput, tmp_path: Path) -> 
 def test_a_directory_without_a_manifest_is_not_a_shift(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no manifest"):
         open_shift(tmp_path)
+
+
+def test_overwrite_leaves_no_files_of_the_earlier_shift(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    write_shift(ShiftConfig(machines=2, hours=0.001), out)
+    (out / "notes.txt").write_text("mine")
+    write_shift(ShiftConfig(machines=1, hours=0.001), out, overwrite=True)
+    assert sorted(p.name for p in (out / "video").iterdir()) == ["combine-01_auger.mp4", "combine-01_header.mp4"]
+    assert [p.name for p in (out / "sensors").iterdir()] == ["combine-01.csv"]
+    assert (out / "notes.txt").read_text() == "mine"

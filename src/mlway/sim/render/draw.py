@@ -33,6 +33,17 @@ def line(img: U8, a: Point, b: Point, color: RGB, thickness: float) -> None:
     cv2.line(img, px(img, a), px(img, b), color, t, cv2.LINE_AA)
 
 
+def segments(img: U8, starts: NDArray[np.float64], ends: NDArray[np.float64], color: RGB, thickness: float) -> None:
+    """Many lines of one colour in one call: ``starts`` and ``ends`` are (n, 2) arrays of fractions."""
+    if len(starts) == 0:
+        return
+    h, w = img.shape[:2]
+    scale = np.array([w * 16.0, h * 16.0])
+    pts = np.round(np.stack([starts, ends], axis=1) * scale).astype(np.int32)
+    t = max(1, round(thickness * h))
+    cv2.polylines(img, list(pts), isClosed=False, color=color, thickness=t, lineType=cv2.LINE_AA, shift=4)
+
+
 def ellipse(img: U8, center: Point, axes: Point, color: RGB, angle: float = 0.0) -> None:
     h, w = img.shape[:2]
     size = (max(1, round(axes[0] * w)), max(1, round(axes[1] * h)))
@@ -93,11 +104,14 @@ def grain_stream(img: U8, rng: np.random.Generator, top: Point, bottom: Point, *
     spread = 1.5
     poly(img, [(top[0] - w / 2, top[1]), (top[0] + w / 2, top[1]),
                (bottom[0] + w * spread / 2, bottom[1]), (bottom[0] - w * spread / 2, bottom[1])], GRAIN)  # fmt: skip
-    for _ in range(int(4 + 6 * flow)):
-        a = rng.uniform(-0.5, 0.5)
-        b = a * spread + rng.uniform(-0.15, 0.15)
-        color = GRAIN_DARK if rng.random() < 0.5 else (246.0, 214.0, 128.0)
-        line(img, (top[0] + a * w, top[1]), (bottom[0] + b * w, bottom[1]), color, 0.004)
+    k = int(4 + 6 * flow)
+    a = rng.uniform(-0.5, 0.5, k)
+    b = a * spread + rng.uniform(-0.15, 0.15, k)
+    starts = np.stack([top[0] + a * w, np.full(k, top[1])], axis=1)
+    ends = np.stack([bottom[0] + b * w, np.full(k, bottom[1])], axis=1)
+    dark = rng.random(k) < 0.5
+    segments(img, starts[dark], ends[dark], GRAIN_DARK, 0.004)
+    segments(img, starts[~dark], ends[~dark], (246.0, 214.0, 128.0), 0.004)
     h, wpx = img.shape[:2]
     n = int(30 * flow * w * 10)
     ys = rng.uniform(top[1], bottom[1], n)

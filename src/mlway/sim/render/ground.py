@@ -6,8 +6,9 @@ import math
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
-from mlway.sim.render.textures import F32, U8
+from mlway.sim.render.textures import U8
 
 TEXELS_PER_M = 20.0
 
@@ -37,25 +38,41 @@ class GroundView:
         clear = np.broadcast_to((1.0 - self.fog) * 255.0, (len(ys), width, 3))
         self._clear = np.round(clear).astype(np.uint8)
         self._fog_layer: tuple[tuple[int, ...], U8] | None = None
-        self._cache: tuple[float, F32, F32] | None = None
+        self._tiled: dict[int, tuple[U8, U8]] = {}
+        self._cache: dict[tuple[float, int, int], tuple[NDArray[np.int16], NDArray[np.uint16]]] = {}
 
-    def _turned(self, heading: float) -> tuple[F32, F32]:
-        """Texture coordinates (texels) of every pixel with the combine at the origin, cached per heading."""
-        key = round(heading, 4)
-        if self._cache is None or self._cache[0] != key:
-            c, s = math.cos(key), math.sin(key)
-            u = (self._right * c + self._fwd * s) * TEXELS_PER_M
-            v = (self._right * s - self._fwd * c) * TEXELS_PER_M
-            self._cache = (key, u.astype(np.float32), v.astype(np.float32))
-        return self._cache[1], self._cache[2]
+    def _turned(self, heading: float, size: tuple[int, int]) -> tuple[NDArray[np.int16], NDArray[np.uint16]]:
+        """Fixed-point texture coordinates of every pixel with the combine at the origin, inside the texture.
+
+        Cached per (heading, texture size); a frame then only adds a whole-texel offset and wraps, which
+        keeps OpenCV's remap on its fast path (coordinates far outside the texture are several times slower).
+        """
+        key = (round(heading, 4), *size)
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) > 64:
+                self._cache.clear()
+            c, s = math.cos(key[0]), math.sin(key[0])
+            th, tw = size
+            u = np.mod((self._right * c + self._fwd * s) * TEXELS_PER_M, tw).astype(np.float32)
+            v = np.mod((self._right * s - self._fwd * c) * TEXELS_PER_M, th).astype(np.float32)
+            whole, frac = cv2.convertMaps(u, v, cv2.CV_16SC2)
+            cached = (np.asarray(whole, np.int16), np.asarray(frac, np.uint16))
+            self._cache[key] = cached
+        return cached
 
     def sample(self, texture: U8, *, x_m: float, y_m: float, heading: float) -> U8:
         """The ground rows when the combine stands at (``x_m``, ``y_m``) heading ``heading`` radians."""
-        u0, v0 = self._turned(heading)
         th, tw = texture.shape[:2]
-        u = u0 + np.float32((x_m * TEXELS_PER_M) % tw)
-        v = v0 + np.float32((-y_m * TEXELS_PER_M) % th)
-        out = cv2.remap(texture, u, v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+        whole, frac = self._turned(heading, (th, tw))
+        ox, oy = round(x_m * TEXELS_PER_M) % tw, round(-y_m * TEXELS_PER_M) % th
+        # (x, y) int16 pairs read as one uint32 each: one add moves both, and no carry crosses as x < 2 * tw
+        shifted = (whole.view(np.uint32) + np.uint32(ox + (oy << 16))).view(np.int16)
+        tiled = self._tiled.get(id(texture))
+        if tiled is None or tiled[0] is not texture:
+            tiled = (texture, np.tile(texture, (2, 2, 1)))  # offset coordinates stay inside, no wrapping
+            self._tiled[id(texture)] = tiled
+        out = cv2.remap(tiled[1], shifted, frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
         return np.asarray(out, np.uint8)
 
     def with_fog(self, rows: U8, color: tuple[float, float, float]) -> U8:

@@ -18,7 +18,9 @@ HORIZON = 0.30
 CUTTER = 0.70  # cutter bar row with the header down
 RAISE = 0.09  # how far the cutter bar climbs in the image when the header is raised
 REEL_BATS = 5
-LAMP = ((0.5, 0.75), (0.6, 0.45))  # the work lights' pool on the header and the crop ahead
+LAMP = ((0.5, 0.75), (0.6, 0.45))
+_TINES = np.linspace(0.07, 0.93, 16)
+_GUARDS = np.linspace(0.0, 1.0, 40)  # the work lights' pool on the header and the crop ahead
 REEL_RAD_S = 4.2  # about 40 rpm
 
 
@@ -84,8 +86,8 @@ class HeaderPainter:
                 c = draw.mix(color, (170.0, 150.0, 100.0), 0.2 * j)
                 draw.line(img, (0.04, y), (0.96, y), c, 0.018 if j == 0 else 0.01)
             y = axis - radius * math.sin(theta)
-            for x in np.linspace(0.07, 0.93, 16):
-                draw.line(img, (x, y), (x, y + 0.03), (70.0, 70.0, 70.0), 0.003)
+            starts = np.stack([_TINES, np.full(len(_TINES), y)], axis=1)
+            draw.segments(img, starts, starts + np.array([0.0, 0.03]), (70.0, 70.0, 70.0), 0.003)
 
     def _body(self, img: U8, cutter: float, s: Scene) -> None:
         m = self.machine
@@ -101,14 +103,14 @@ class HeaderPainter:
                 img[y0:y1] = cv2.blur(rows, (7, 1))
         draw.poly(img, [(0.0, auger_top), (1.0, auger_top), (1.0, back), (0.0, back)], (132.0, 132.0, 136.0))
         turn = s.time * 6.0 if s.cutting > 0.05 else 0.0
-        for i in range(14):
-            x = (i / 13.0 + (turn / 20.0) % (1 / 13.0)) * 1.04 - 0.02
-            draw.line(img, (x, auger_top), (x + 0.04, back), (72.0, 72.0, 76.0), 0.01)
+        xs = (np.arange(14) / 13.0 + (turn / 20.0) % (1 / 13.0)) * 1.04 - 0.02
+        starts = np.stack([xs, np.full(14, auger_top)], axis=1)
+        draw.segments(img, starts, starts + np.array([0.04, back - auger_top]), (72.0, 72.0, 76.0), 0.01)
         draw.poly(img, [(-0.05, back), (1.05, back), (1.05, 1.0), (-0.05, 1.0)], body)
         draw.poly(img, [(0.4, back + 0.01), (0.6, back + 0.01), (0.62, 1.0), (0.38, 1.0)], (28.0, 28.0, 28.0))
         draw.line(img, (-0.05, cutter), (1.05, cutter), (40.0, 40.0, 40.0), 0.012)
-        for x in np.linspace(0.0, 1.0, 40):
-            draw.line(img, (x, cutter), (x + 0.004, cutter - 0.012), (150.0, 150.0, 150.0), 0.004)
+        guards = np.stack([_GUARDS, np.full(len(_GUARDS), cutter)], axis=1)
+        draw.segments(img, guards, guards + np.array([0.004, -0.012]), (150.0, 150.0, 150.0), 0.004)
         for side in (0.0, 1.0):
             tip = 0.03 if side == 0.0 else 0.97
             edge = 0.09 if side == 0.0 else 0.91
@@ -117,8 +119,8 @@ class HeaderPainter:
 
     def _chaff(self, img: U8, cutter: float, cutting: float, rng: np.random.Generator) -> None:
         n = int(60 * cutting)
-        xs = rng.uniform(0.05, 0.95, n)
-        ys = cutter + rng.uniform(-0.14, 0.02, n)
-        for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
-            c = (230.0, 205.0, 140.0) if rng.random() < 0.7 else (120.0, 100.0, 60.0)
-            draw.line(img, (x, y), (x + rng.uniform(-0.01, 0.01), y + 0.008), c, 0.004)
+        starts = np.stack([rng.uniform(0.05, 0.95, n), cutter + rng.uniform(-0.14, 0.02, n)], axis=1)
+        ends = starts + np.stack([rng.uniform(-0.01, 0.01, n), np.full(n, 0.008)], axis=1)
+        light = rng.random(n) < 0.7
+        draw.segments(img, starts[light], ends[light], (230.0, 205.0, 140.0), 0.004)
+        draw.segments(img, starts[~light], ends[~light], (120.0, 100.0, 60.0), 0.004)
