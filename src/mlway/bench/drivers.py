@@ -5,7 +5,9 @@ optional think time). Open loop: requests arrive at a target rate (constant, Poi
 whatever the server does, optionally capped at ``max_concurrency`` in flight; the time an arrival
 waits in the client before it is sent is recorded as queue time.
 
-A driver calls ``issue(index, scheduled_at)`` for each request; times are on the run clock.
+A driver calls ``prepare(index)`` to build a request's payload (the prompt) *before* its scheduled time,
+then ``issue(index, scheduled_at, payload)``; times are on the run clock. So prompt building never
+counts as client queue time unless the client has no slack left.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 from mlway.bench.arrivals import interarrival_gaps
 from mlway.bench.summary import LoadSpec
 
-Issue = Callable[[int, float], Awaitable[None]]
+Issue = Callable[[int, float, Any], Awaitable[None]]
+Prepare = Callable[[int], Any]
 
 
 @dataclass(slots=True)
@@ -36,18 +39,20 @@ class Stop:
 
 
 async def drive(
-    load: LoadSpec, stop: Stop, issue: Issue, *, clock_zero: float, halt: asyncio.Event,
+    load: LoadSpec, stop: Stop, issue: Issue, *, prepare: Prepare, clock_zero: float, halt: asyncio.Event,
     think_time: float = 0.0, seed: int = 0,
 ) -> None:  # fmt: skip
     """Run one load point to its stop condition (or until ``halt`` is set)."""
     if load.mode == "concurrency":
-        tasks = _closed_loop(load, stop, issue, clock_zero, think_time)
+        tasks = _closed_loop(load, stop, issue, prepare, zero=clock_zero, think_time=think_time)
         await _supervise(tasks, stop, halt)
     else:
-        await _open_loop(load, stop, issue, zero=clock_zero, halt=halt, rng=random.Random(seed))
+        await _open_loop(load, stop, issue, prepare, zero=clock_zero, halt=halt, rng=random.Random(seed))
 
 
-def _closed_loop(load: LoadSpec, stop: Stop, issue: Issue, zero: float, think_time: float) -> list[asyncio.Task[None]]:
+def _closed_loop(
+    load: LoadSpec, stop: Stop, issue: Issue, prepare: Prepare, *, zero: float, think_time: float
+) -> list[asyncio.Task[None]]:
     counter = itertools.count()
     limit = stop.requests if stop.requests is not None else math.inf
     duration = stop.duration if stop.duration is not None else math.inf
@@ -59,7 +64,8 @@ def _closed_loop(load: LoadSpec, stop: Stop, issue: Issue, zero: float, think_ti
             now = perf() - zero
             if index >= limit or now >= duration:
                 return
-            await issue(index, now)
+            payload = prepare(index)
+            await issue(index, perf() - zero, payload)
             if think_time:
                 await asyncio.sleep(think_time)
 
@@ -88,7 +94,14 @@ async def _supervise(tasks: Sequence[asyncio.Future[Any]], stop: Stop, halt: asy
 
 
 async def _open_loop(
-    load: LoadSpec, stop: Stop, issue: Issue, *, zero: float, halt: asyncio.Event, rng: random.Random
+    load: LoadSpec,
+    stop: Stop,
+    issue: Issue,
+    prepare: Prepare,
+    *,
+    zero: float,
+    halt: asyncio.Event,
+    rng: random.Random,
 ) -> None:
     rate = load.rate or 1.0
     gaps = interarrival_gaps(load.arrival or "poisson", rate, burstiness=load.burstiness or 1.0, rng=rng)
@@ -98,23 +111,23 @@ async def _open_loop(
     in_flight: set[asyncio.Task[None]] = set()
     perf = time.perf_counter
 
-    async def one(index: int, at: float) -> None:
+    async def one(index: int, at: float, payload: Any) -> None:
         if slots is None:
-            await issue(index, at)
+            await issue(index, at, payload)
             return
         async with slots:
-            await issue(index, at)
+            await issue(index, at, payload)
 
     at, index = 0.0, 0
     while index < limit and at < duration and not halt.is_set():
+        payload = prepare(index)  # built while waiting for the arrival, not after it
         delay = at - (perf() - zero)
         if delay > 0:
             await asyncio.sleep(delay)
-        elif index % 64 == 0:
-            await asyncio.sleep(0)  # behind schedule: still let responses be read
-        task = asyncio.create_task(one(index, at))
+        task = asyncio.create_task(one(index, at, payload))
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
+        await asyncio.sleep(0)  # let it send now, before the next payload is built
         index += 1
         at += next(gaps)
     drain = Stop(requests=None, duration=0.0, drain=stop.drain)

@@ -146,10 +146,10 @@ class BenchRun:
 
         with RecordWriter(path) as writer:
 
-            async def issue(index: int, scheduled_at: float) -> None:
+            async def issue(index: int, scheduled_at: float, prompt: Prompt) -> None:
                 record = RequestRecord(index=index, warmup=index < warmup, scheduled_at=scheduled_at)
                 try:
-                    await send(next(prompts), record, zero)
+                    await send(prompt, record, zero)
                 finally:
                     writer.write(record)
                     report(record)
@@ -157,7 +157,8 @@ class BenchRun:
             sampler.start(target.session, zero)
             try:
                 await drive(
-                    load, Stop(total, cfg.duration, cfg.drain), issue, clock_zero=zero, halt=self.halt,
+                    load, Stop(total, cfg.duration, cfg.drain), issue, prepare=lambda _index: next(prompts),
+                    clock_zero=zero, halt=self.halt,
                     think_time=cfg.think_time, seed=cfg.seed,
                 )  # fmt: skip
             finally:

@@ -41,10 +41,10 @@ def test_vllm_batches_concurrent_requests(vllm_server: Any, tmp_path: Path) -> N
     assert c1["errors"] == {}
     assert c8["errors"] == {}
     e2e1, e2e8 = c1["metrics"]["e2e"]["p50"], c8["metrics"]["e2e"]["p50"]
-    # continuous batching: a new request starts at once instead of waiting for those ahead (TTFT
-    # well under one whole request), and by Little's law (users / median E2E) 8 users get several
+    # continuous batching: a new request starts at once instead of waiting for those ahead (TTFT a
+    # small part of its E2E even with 8 users), and by Little's law (users / median E2E) 8 users get several
     # times the throughput of one. Medians, so a busy machine's stragglers do not decide.
-    assert c8["metrics"]["ttft"]["p50"] < 0.5 * e2e1
+    assert c8["metrics"]["ttft"]["p50"] < 0.5 * e2e8
     assert 8 / e2e8 > 2.0 / e2e1
     # the forced length is honoured and counted from the server's usage
     assert c8["tokens_source"] == {"usage": 24}
@@ -68,11 +68,11 @@ def test_llamacpp_queues_concurrent_requests(llamacpp_server: Any, tmp_path: Pat
     c1, c4 = run["points"]
     assert c1["errors"] == {}
     assert c4["errors"] == {}
-    # one request at a time: each of 4 users waits for the 3 ahead, so TTFT grows with the queue and
-    # the throughput by Little's law (users / median E2E) stays flat
-    assert c4["metrics"]["ttft"]["p50"] > 2.0 * c1["metrics"]["e2e"]["p50"]
-    assert c4["metrics"]["e2e"]["p50"] > 3.0 * c1["metrics"]["e2e"]["p50"]
-    assert 4 / c4["metrics"]["e2e"]["p50"] < 1.5 / c1["metrics"]["e2e"]["p50"]
+    # one request at a time: each of 4 users waits for the 3 ahead, so waiting dominates a request's
+    # life (TTFT most of E2E, while alone it is a small part) and TTFT grows with the queue
+    assert c1["metrics"]["ttft"]["p50"] < 0.5 * c1["metrics"]["e2e"]["p50"]
+    assert c4["metrics"]["ttft"]["p50"] > 0.5 * c4["metrics"]["e2e"]["p50"]
+    assert c4["metrics"]["ttft"]["p50"] > 3.0 * c1["metrics"]["ttft"]["p50"]
     # no usage in llama.cpp streams: tokens are counted with the tokenizer, and the logit_bias on EOS
     # forces the asked length (within the tokenizer's re-encoding slack)
     assert c4["tokens_source"] == {"tokenizer": 24}

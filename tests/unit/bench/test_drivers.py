@@ -17,7 +17,8 @@ class Server:
         self.calls: list[tuple[int, float, float]] = []  # index, scheduled_at, sent_at
         self.zero = 0.0
 
-    async def issue(self, index: int, scheduled_at: float) -> None:
+    async def issue(self, index: int, scheduled_at: float, payload: object) -> None:
+        assert payload == f"prompt {index}"  # each request gets the payload prepared for it
         self.calls.append((index, scheduled_at, time.perf_counter() - self.zero))
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
@@ -33,7 +34,7 @@ def _run(load: LoadSpec, stop: Stop, server: Server, halt_after: float | None = 
         if halt_after is not None:
             asyncio.get_running_loop().call_later(halt_after, halt.set)
         server.zero = time.perf_counter()
-        await drive(load, stop, server.issue, clock_zero=server.zero, halt=halt)
+        await drive(load, stop, server.issue, prepare=lambda i: f"prompt {i}", clock_zero=server.zero, halt=halt)
         return time.perf_counter() - server.zero
 
     return asyncio.run(main())
@@ -87,3 +88,23 @@ def test_drain_deadline_bounds_a_hung_server() -> None:
     elapsed = _run(load, Stop(requests=None, duration=0.1, drain=0.2), server)
     assert elapsed < 1.0
     assert server.in_flight == 0
+
+
+def test_open_loop_builds_each_payload_before_its_arrival_time() -> None:
+    server = Server(service=0.01)
+    load = LoadSpec(mode="rate", rate=10, arrival="constant")  # 100 ms between arrivals
+
+    def slow_prepare(index: int) -> str:
+        time.sleep(0.03)  # e.g. tokenizing a long prompt
+        return f"prompt {index}"
+
+    async def main() -> None:
+        server.zero = time.perf_counter()
+        await drive(
+            load, Stop(requests=8, duration=None), server.issue, prepare=slow_prepare,
+            clock_zero=server.zero, halt=asyncio.Event(),
+        )  # fmt: skip
+
+    asyncio.run(main())
+    lags = sorted(sent - scheduled for _, scheduled, sent in server.calls[1:])
+    assert lags[len(lags) // 2] < 0.02  # the 30 ms of preparation happened in the slack, not as queue time
