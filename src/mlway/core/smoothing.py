@@ -10,8 +10,9 @@ Shared by the edge agent (live) and ``mlway curate`` (benchmarks). Pure Python, 
 
 Per frame, in order:
 
-1. the scores are averaged over the last ``window`` frames (``method="mean"``, as the talk did) or
-   exponentially (``method="ema"``, weight ``alpha`` on the newest frame);
+1. the scores are averaged over the last ``window`` frames (``method="mean"``, as the talk did; with
+   ``window_s``, over the frames of the last ``window_s`` seconds) or exponentially (``method="ema"``,
+   weight ``alpha`` on the newest frame);
 2. per event class (every label but the ``background`` ones), hysteresis: a candidate opens at the
    frame whose smoothed score reaches ``enter`` and stays open while the score is at least ``exit``;
 3. a candidate that has lasted ``min_duration_s`` (first to latest frame time) becomes an event: a
@@ -57,6 +58,13 @@ class SmoothingConfig(StrictModel):
 
     method: Literal["mean", "ema"] = Field(default="mean", description="Moving average or exponential average.")
     window: int = Field(default=5, ge=1, le=1000, description="Frames in the moving average (method=mean).")
+    window_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="If set, the moving average covers the frames of the last window_s seconds instead (at most "
+        "`window` of them), so the same setting suits any frame rate.",
+    )
     alpha: float = Field(default=0.4, gt=0, le=1, description="Weight of the newest frame (method=ema).")
     enter: float = Field(default=0.6, gt=0, le=1, description="Smoothed score that opens an event candidate.")
     exit: float = Field(default=0.4, ge=0, lt=1, description="Smoothed score below which an event closes.")
@@ -195,7 +203,7 @@ class EventSmoother:
         self._count = 0
         self._id_factory = id_factory or self._default_id
         self._tracks: dict[int, _Track] = {}
-        self._recent: deque[tuple[float, ...]] = deque(maxlen=self.config.window)
+        self._recent: deque[tuple[float, tuple[float, ...]]] = deque(maxlen=self.config.window)
         self._ema: list[float] | None = None
         self._last_time: float | None = None
         self.last: SmoothedFrame | None = None
@@ -205,7 +213,7 @@ class EventSmoother:
         prefix = f"{self.source}/" if self.source else ""
         return f"{prefix}{label}/{self._count}"
 
-    def _smooth(self, scores: tuple[float, ...]) -> list[float]:
+    def _smooth(self, time_s: float, scores: tuple[float, ...]) -> list[float]:
         if self.config.method == "ema":
             a = self.config.alpha
             self._ema = (
@@ -214,9 +222,12 @@ class EventSmoother:
                 else [a * s + (1 - a) * e for s, e in zip(scores, self._ema, strict=True)]
             )
             return list(self._ema)
-        self._recent.append(scores)
+        self._recent.append((time_s, scores))
+        span = self.config.window_s
+        while span is not None and self._recent[0][0] <= time_s - span:
+            self._recent.popleft()
         n = len(self._recent)
-        return [sum(frame[i] for frame in self._recent) / n for i in range(len(scores))]
+        return [sum(frame[i] for _, frame in self._recent) / n for i in range(len(scores))]
 
     def _check(self, time_s: float, scores: Sequence[float]) -> tuple[float, ...]:
         if len(scores) != len(self.labels):
@@ -238,7 +249,7 @@ class EventSmoother:
         if self._last_time is not None and time_s - self._last_time > self.config.max_gap_s:
             out += self.close()
         self._last_time = time_s
-        smoothed = self._smooth(values)
+        smoothed = self._smooth(time_s, values)
         for index in self._events:
             out += self._step(index, time_s, smoothed[index])
         top = max(range(len(smoothed)), key=smoothed.__getitem__)

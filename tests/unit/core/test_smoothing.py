@@ -103,6 +103,19 @@ def test_ema_smooths_too() -> None:
     assert [u.kind for u in updates] == ["start", "end"]
 
 
+def test_a_window_in_seconds_suits_any_frame_rate() -> None:
+    config = SmoothingConfig(window=100, window_s=2.0, min_duration_s=0, min_gap_s=0, update_every_s=0)
+    for fps in (1.0, 5.0):
+        smoother = EventSmoother(LABELS, config)
+        frames = [IDLE] * int(10 * fps) + [UNLOAD] * int(10 * fps) + [IDLE] * int(10 * fps)
+        updates = [u for u in run(smoother, frames, fps=fps) if u.kind != "update"]
+        assert [u.kind for u in updates] == ["start", "end"]
+        # the 2 s average passes 0.6 about 1.4 s after unloading starts at t=10, whatever the frame rate
+        assert 10.0 < updates[0].start_s <= 11.5
+        assert updates[1].end_s is not None
+        assert 20.0 <= updates[1].end_s <= 21.5
+
+
 def test_periodic_updates_carry_running_confidence() -> None:
     config = SmoothingConfig(window=1, min_duration_s=0, update_every_s=5.0)
     smoother = EventSmoother(LABELS, config)
