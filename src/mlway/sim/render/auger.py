@@ -81,8 +81,8 @@ class AugerPainter:
             return
         if s.flow > 0.02:
             heap = (spout[0] + 0.01, RIM - 0.02 * s.cart_fill)
-            draw.grain_stream(img, rng, spout, heap, width=0.045, flow=s.flow)
-            draw.ellipse(img, heap, (0.05 * s.flow, 0.02 * s.flow), (236.0, 214.0, 160.0))  # dust where it lands
+            draw.grain_stream(img, rng, spout, heap, width=0.055, flow=s.flow)
+            draw.ellipse(img, heap, (0.06 * s.flow, 0.025 * s.flow), (236.0, 214.0, 160.0))  # dust where it lands
         if s.failure == 2:  # blocked spout: a plug at the outlet, grain spilling from the tube beside the cart
             for _ in range(int(3 + 5 * max(s.spill, 0.3))):
                 x = rng.uniform(0.3, 0.42)
