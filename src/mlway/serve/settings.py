@@ -56,7 +56,7 @@ class ServeSettings(StrictModel):
 class ModelServeSettings(StrictModel):
     """Per-model overrides read from ``mlway-serve.yaml`` beside a bundle's manifest."""
 
-    max_batch_size: int | None = Field(default=None, ge=1, le=4096, description="Items per inference call.")
+    max_batch_size: int | None = Field(default=None, ge=1, le=65536, description="Items per inference call.")
     max_delay_ms: float | None = Field(
         default=None, ge=0, le=10_000, description="How long a free worker waits for a batch to fill."
     )
