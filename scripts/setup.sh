@@ -32,6 +32,8 @@ done
 echo "==> creating .venv and installing mlway[$extras]"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
+# torch first and pinned (training and model export need it): any unpinned torch pulls a CUDA build
+.venv/bin/python -m pip install --quiet torch==2.13.0
 .venv/bin/python -m pip install --quiet -e ".[$extras]"
 rm -f .venv/.mlway-setup-*
 touch "$stamp"
