@@ -4,7 +4,8 @@ observed model's p99 latency stay within 10% of its baseline, with zero errors?
 Two models on this 2-core machine, one core each (cores are never shared, so a third model would need a
 third core): "cam" (conv net, fp32, the observed model) and "hog" (a wide MLP, fp32 then int8, a 400 MiB
 quota). The observed client sends KServe v2 requests to cam at a constant rate. Baseline: hog idle.
-Stressed: a separate process floods hog with 32 closed-loop clients (its queue holds 8: the rest get 429),
+Stressed: a separate process floods hog at 400 requests/s of 64 rows, several times what it can serve (its
+queue holds 8: the rest get 429 before their bodies are parsed),
 and one oversized batch drives hog's worker past its quota mid-run (the watchdog kills it, hog falls back
 to int8 and keeps being flooded). Same rate, same duration, same inputs; the order alternates over repeats.
 
@@ -33,10 +34,10 @@ from mlway.runtime.testing import write_bundle
 FLOOD = """
 import asyncio, sys
 sys.path.insert(0, {here!r})
-from common import closed_loop
+from common import open_loop
 body = open({body!r}, "rb").read()
-record = asyncio.run(closed_loop({url!r}, body, concurrency=32, requests={requests}))
-print(record.statuses)
+record = asyncio.run(open_loop({url!r}, body, rate={rate}, duration={duration}))
+print(record.statuses, len(record.errors))
 """
 
 
@@ -49,8 +50,8 @@ def models(root: Path) -> Path:
     return root
 
 
-def flood(url: str, body: Path, requests: int) -> subprocess.Popen[str]:
-    code = FLOOD.format(here=str(Path(__file__).parent), body=str(body), url=url, requests=requests)
+def flood(url: str, body: Path, rate: float, duration: float) -> subprocess.Popen[str]:
+    code = FLOOD.format(here=str(Path(__file__).parent), body=str(body), url=url, rate=rate, duration=duration)
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
 
 
@@ -65,14 +66,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=50.0, help="observed requests per second")
     parser.add_argument("--duration", type=float, default=20.0)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--flood-rate", type=float, default=400.0, help="requests/s sent to hog (64 rows each)")
     args = parser.parse_args()
 
     root = models(WORK / "isolation" / "models")
     image = np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype(np.float32)
     cam_body = v2_body({"image": image})
     small = WORK / "isolation" / "small.json"
-    small.write_bytes(v2_body({"input": np.ones((4, 16), np.float32)}))
+    small.write_bytes(v2_body({"input": np.ones((64, 16), np.float32)}))
     hog_body = v2_body({"input": np.ones((8192, 16), np.float32)})
     runs: list[dict[str, Any]] = []
     for repeat in range(args.repeats):
@@ -84,7 +86,7 @@ def main() -> None:
                 if phase == "baseline":
                     result = observe(cam, cam_body, args.rate, args.duration)
                 else:
-                    flooder = flood(hog, small, requests=100_000)
+                    flooder = flood(hog, small, args.flood_rate, args.duration + 2)
                     time.sleep(1)
                     loop = asyncio.new_event_loop()
                     watch = loop.run_in_executor(None, observe, cam, cam_body, args.rate, args.duration)
@@ -114,7 +116,8 @@ def main() -> None:
 
 
 async def _post(url: str, body: bytes) -> int:
-    async with aiohttp.ClientSession() as session, session.post(url, data=body) as response:
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as response:
         await response.read()
         return response.status
 

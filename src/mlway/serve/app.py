@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from mlway import __version__
 from mlway.serve import errors
-from mlway.serve.middleware import BodyLimit, JsonBodies
+from mlway.serve.middleware import BodyLimit, EarlyOverload, JsonBodies
 from mlway.serve.routes import health, infer, metrics, models, openai
 from mlway.serve.state import ServerState
 
@@ -40,6 +40,7 @@ def create_app(state: ServerState) -> FastAPI:
         app.include_router(router)
     errors.install(app)
     _document_models(app, state)
+    app.add_middleware(EarlyOverload, refuse=lambda name: _refusal(state, name))
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit, max_bytes=state.settings.max_body_bytes)
     return app
@@ -68,3 +69,16 @@ def _document_models(app: FastAPI, state: ServerState) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _refusal(state: ServerState, name: str) -> str | None:
+    """The 429 message for a request to ``name`` whose tensor queue is full (counted in the metrics), or None."""
+    model = state.models.get(name)
+    refusal = model.tensors.full() if model is not None else None
+    if model is not None and refusal is not None:
+        state.metrics.observe_request(name, "infer", 429, 0.0)
+        quota = model.bundle.manifest.quota.max_queue
+        return (
+            f"{refusal}; hint: retry later, or raise max_queue ({quota}) in the quota of {model.bundle.manifest_path}"
+        )
+    return None

@@ -90,16 +90,22 @@ class Batcher(Generic[P]):
         """Batches being inferred right now."""
         return self._running
 
+    def full(self) -> str | None:
+        """Why a new job would be refused now (the message of the 429), or None."""
+        if self._closed:
+            return f"model {self.model!r} is shutting down"
+        if len(self._queue) >= self.max_queue and self._running >= self.concurrency:
+            return (
+                f"model {self.model!r} is overloaded: {len(self._queue)} requests already wait "
+                f"behind {self._running} running batch(es)"
+            )
+        return None
+
     def submit(self, payload: P, *, size: int, key: Hashable, deadline: float) -> asyncio.Future[Any]:
         """Queue one job; its future resolves to what the runner sets. Raises ``OverloadedError`` at once."""
-        if self._closed:
-            raise OverloadedError(f"model {self.model!r} is shutting down", hint="retry on another replica")
-        if len(self._queue) >= self.max_queue and self._running >= self.concurrency:
-            raise OverloadedError(
-                f"model {self.model!r} is overloaded: {len(self._queue)} requests already wait "
-                f"behind {self._running} running batch(es)",
-                hint=self._overload_hint,
-            )
+        refusal = self.full()
+        if refusal is not None:
+            raise OverloadedError(refusal, hint=None if self._closed else self._overload_hint)
         loop = asyncio.get_running_loop()
         job: Job[P] = Job(payload, size, key, deadline, loop.time(), loop.create_future())
         job.timer = loop.call_at(deadline, self._expire, job)

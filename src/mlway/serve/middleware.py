@@ -7,6 +7,8 @@ unless told otherwise, so a POST without a JSON content type is read as JSON (a 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -100,3 +102,35 @@ class JsonBodies:
                 scope = dict(scope)
                 scope["headers"] = [*headers, (b"content-type", b"application/json")]
         await self.app(scope, receive, send)
+
+
+class EarlyOverload:
+    """429 for a KServe infer request to a model whose queue is full, before its body is read or parsed.
+
+    A flood of requests to one model then costs the event loop little more than the HTTP exchange,
+    so its neighbours keep their latency. (OpenAI requests name the model inside the body: they are
+    refused by the batcher after parsing.)
+    """
+
+    def __init__(self, app: ASGIApp, refuse: Callable[[str], str | None]) -> None:
+        self.app = app
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            match = _INFER.match(scope.get("path", ""))
+            message = self.refuse(match.group(1)) if match else None
+            if message is not None:
+                payload = orjson.dumps({"error": message})
+                headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"retry-after", b"1"),
+                ]
+                await send({"type": "http.response.start", "status": 429, "headers": headers})
+                await send({"type": "http.response.body", "body": payload})
+                return
+        await self.app(scope, receive, send)
+
+
+_INFER = re.compile(r"^/v2/models/([^/]+)(?:/versions/[^/]+)?/infer$")
