@@ -6,6 +6,8 @@
         hub.kill()          # SIGKILL, as a power cut would
         hub.restart()       # same port, same database; waits for /healthz
 
+Record builders for tests: ``event_record(seq, ...)``, ``summary_record(seq)``, ``ingest_body(device, records)``.
+
 The hub's output goes to ``hub.log_path`` (next to the database); a hub that exits or does not answer
 /healthz within ``ready_timeout_s`` raises RuntimeError with the log's tail.
 """
@@ -23,7 +25,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
+from mlway.core.clock import Stamp
+from mlway.core.wire import Clock, EventRecord, IngestBatch, SummaryRecord
 from mlway.hub.store import HubStore
 
 READY_TIMEOUT_S = 30.0
@@ -35,6 +40,47 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def stamp_clock() -> Clock:
+    now = Stamp.now()
+    return Clock(wall=now.wall, mono=now.mono, boot_id=now.boot_id, trusted=now.trusted)
+
+
+def event_record(
+    seq: int,
+    *,
+    event_id: str = "e1",
+    kind: Literal["start", "update", "end"] = "start",
+    label: str = "unloading",
+    confidence: float = 0.9,
+    start_wall: float = 1_800_000_000.0,
+    clock: Clock | None = None,
+) -> EventRecord:
+    """A valid event record (``end`` records get an ``end_wall``)."""
+    return EventRecord(
+        seq=seq,
+        clock=clock or stamp_clock(),
+        event_id=event_id,
+        kind=kind,
+        label=label,
+        source="auger",
+        start_wall=start_wall,
+        time_wall=start_wall + seq,
+        end_wall=start_wall + seq if kind == "end" else None,
+        confidence=confidence,
+        peak=max(confidence, 0.95),
+        frames=seq,
+    )
+
+
+def summary_record(seq: int) -> SummaryRecord:
+    return SummaryRecord(seq=seq, clock=stamp_clock(), period_s=60.0)
+
+
+def ingest_body(device: str, records: list[EventRecord | SummaryRecord]) -> bytes:
+    """The JSON body of ``POST /v1/ingest``."""
+    return IngestBatch(device_id=device, records=records).model_dump_json().encode()
 
 
 class RunningHub:
