@@ -95,12 +95,13 @@ def test_events_filter_by_device_label_state_and_since(store: HubStore) -> None:
 
 def test_the_schema_has_a_version_and_constraints(store: HubStore) -> None:
     assert rows(store.path, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
-    with sqlite3.connect(store.path) as conn, pytest.raises(sqlite3.IntegrityError):
+    with sqlite3.connect(store.path) as conn:
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(
-            "INSERT INTO records (device_id, seq, type, wall, mono, boot_id, trusted, received_wall, payload)"
-            " VALUES ('nobody', 1, 'event', 0, 0, 'b', 1, 0, '{}')"
-        )
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(
+                "INSERT INTO records (device_id, seq, type, wall, mono, boot_id, trusted, received_wall, payload)"
+                " VALUES ('nobody', 1, 'event', 0, 0, 'b', 1, 0, '{}')"
+            )
     assert rows(store.path, "PRAGMA journal_mode") == [("wal",)]
 
 
@@ -118,7 +119,7 @@ def test_another_sqlite_file_is_refused_with_its_tables_named(tmp_path: Path) ->
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE photos (id INTEGER)")
-    with pytest.raises(InputError, match="not an mlway hub database.*photos"):
+    with pytest.raises(InputError, match=r"not an mlway hub database.*photos"):
         HubStore.open(path)
 
 
@@ -140,5 +141,5 @@ def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_missing_directory_is_named(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="directory .*missing does not exist"):
+    with pytest.raises(InputError, match=r"directory .*missing does not exist"):
         HubStore.open(tmp_path / "missing" / "hub.db")
