@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mlway.sim.link_engine import LinkEngine
 
 Direction = Literal["up", "down"]
+BLACK_HOLE_HOLD_S = 600.0  # a silenced connection is held this long after the client's FIN (a half-close looks alike)
 _Chunk = tuple[float, bytes] | None
 
 
@@ -174,10 +175,15 @@ class LinkConnection:
             self.reset(injected=False)
 
     async def _black_hole(self) -> None:
-        """Swallow what either side sends until the client closes; the upstream's close is hidden."""
+        """Swallow what either side sends and answer nothing, not even a FIN, until the client gives up.
+
+        A client's FIN may be a half-close still waiting for an answer, so the socket is held open for
+        ``BLACK_HOLE_HOLD_S`` after it (or until the proxy stops); the upstream's close is hidden too.
+        """
         hidden = asyncio.create_task(self._discard(self.upstream[0])) if self.upstream else None
         try:
             await self._discard(self.client[0])
+            await asyncio.sleep(BLACK_HOLE_HOLD_S)
         finally:
             if hidden is not None:
                 hidden.cancel()
