@@ -240,13 +240,15 @@ def main() -> None:
                 m.out_tok_s,
                 m.cpu.get("cpu1"),
                 m.cpu.get("cpu0"),
+                m.client_cpu_s,
+                m.load1,
                 ratio(by_tool["mlway"].req_s, m.req_s) if "mlway" in by_tool else None,
             ]
             for m in closed
         ]
         t = table(
             ["tool", "ok", "errors", "requests/s", "content chunks/s", "client core busy", "server core busy",
-             "mlway / tool"],
+             "client CPU s (whole process)", "load avg 1 min after", "mlway / tool"],
             rows,
         )  # fmt: skip
         print(f"\nclosed loop, {args.concurrency} streams, {args.duration:g} s\n{t}\n")
@@ -281,11 +283,11 @@ def main() -> None:
                 rows.append([
                     tool, m.target_rate, m.send_rate, m.req_s, m.out_tok_s, ms(m.send_lag.p50) if m.send_lag else None,
                     ms(m.send_lag.p99) if m.send_lag else None, m.errors, m.cpu.get("cpu1"), m.cpu.get("cpu0"),
-                    "yes" if kept else "no",
+                    m.load1, "yes" if kept else "no",
                 ])  # fmt: skip
         t = table(
             ["tool", "target/s", "sent/s", "completed/s", "chunks/s", "send lag p50 ms", "send lag p99 ms", "errors",
-             "client core", "server core", "kept"],
+             "client core", "server core", "load 1 min", "kept"],
             rows,
         )  # fmt: skip
         kept_t = table(

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
 import socket
 import subprocess
@@ -73,8 +74,17 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "commit": git_commit(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "loadavg": load_average(),
         "versions": tool_versions(),
     }
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (this machine is shared: other jobs show up here)."""
+    try:
+        return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
+    except (OSError, ValueError):
+        return []
 
 
 def git_commit() -> str:
@@ -109,9 +119,11 @@ def tool_versions() -> dict[str, str]:
 
 def machine_markdown(info: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
+    load = ", ".join(f"{v:.2f}" for v in info.get("loadavg", []))
     return (
         f"- machine: {info['nproc']} cores, {info['cpu']}, {info['memory_gib']} GiB, Linux {info['kernel']}, "
         f"Python {info['python']}\n- commit: `{info['commit']}`, date: {info['date']}\n- tools: {versions}\n"
+        f"- load average (1, 5, 15 min) at the start: {load}\n"
     )
 
 
@@ -209,6 +221,10 @@ class Measured:
     """Open loop: sent - scheduled per request (each tool's own timestamps)."""
     cpu: dict[str, float] = field(default_factory=dict)
     """Busy share of each core during the run (from /proc/stat), e.g. {'cpu0': 0.98, 'cpu1': 0.65}."""
+    client_cpu_s: float = math.nan
+    """CPU seconds (user + system) the tool's process tree used over the whole run, start-up included."""
+    load1: float | None = None
+    """1-minute load average at the end of the run (other jobs on this shared machine count too)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Per-record recomputations with other tools' formulas, notes."""
 
@@ -255,12 +271,31 @@ def cpu_busy(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int
     return busy
 
 
-def run_logged(
-    cmd: list[str], log: Path, *, timeout: float, env: dict[str, str] | None = None
-) -> tuple[float, dict[str, float]]:
-    """Run ``cmd`` to completion with its output in ``log``; return wall seconds and per-core busy share."""
+@dataclass
+class Usage:
+    """What one tool process cost: wall seconds, per-core busy share, its own CPU seconds, the load after."""
+
+    wall: float
+    cpu: dict[str, float]
+    client_cpu_s: float
+    load1: float | None
+
+    def apply(self, m: Measured) -> Measured:
+        m.client_cpu_s, m.load1 = self.client_cpu_s, self.load1
+        return m
+
+
+def children_cpu_s() -> float:
+    """User + system CPU seconds of every waited-for child process so far (descendants they reaped too)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_logged(cmd: list[str], log: Path, *, timeout: float, env: dict[str, str] | None = None) -> Usage:
+    """Run ``cmd`` to completion with its output in ``log``; return wall seconds, per-core busy share etc."""
     log.parent.mkdir(parents=True, exist_ok=True)
     before = cpu_times()
+    cpu_before = children_cpu_s()
     start = time.perf_counter()
     with log.open("wb") as out:
         out.write(f"$ {shell(cmd)}\n".encode())
@@ -276,7 +311,8 @@ def run_logged(
     if code != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
         raise RuntimeError(f"exit {code}: {shell(cmd)}\nlog {log}:\n{tail}")
-    return wall, cpu_busy(before, cpu_times())
+    load = load_average()
+    return Usage(wall, cpu_busy(before, cpu_times()), children_cpu_s() - cpu_before, load[0] if load else None)
 
 
 @contextlib.contextmanager
@@ -362,8 +398,8 @@ def mlway_command(work: Workload, out: Path) -> list[str]:
 def run_mlway(work: Workload, out: Path, *, timeout: float = 900) -> Measured:
     shutil.rmtree(out, ignore_errors=True)
     cmd = mlway_command(work, out)
-    wall, cpu = run_logged(cmd, out.parent / f"{out.name}.log", timeout=timeout, env=_env(ROOT / ".venv"))
-    return read_mlway(out, cmd, wall, cpu)
+    used = run_logged(cmd, out.parent / f"{out.name}.log", timeout=timeout, env=_env(ROOT / ".venv"))
+    return used.apply(read_mlway(out, cmd, used.wall, used.cpu))
 
 
 def read_mlway(out: Path, cmd: list[str], wall: float, cpu: dict[str, float]) -> Measured:
@@ -426,8 +462,8 @@ def run_guidellm(work: Workload, out: Path, *, timeout: float = 900) -> Measured
     out.mkdir(parents=True)
     cmd = guidellm_command(work, out / "benchmarks.json")
     env = _env(ROOT / ".venvs" / "guidellm") | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    wall, cpu = run_logged(cmd, out.parent / f"{out.name}.log", timeout=timeout, env=env)
-    return read_guidellm(out / "benchmarks.json", cmd, wall, cpu, work)
+    used = run_logged(cmd, out.parent / f"{out.name}.log", timeout=timeout, env=env)
+    return used.apply(read_guidellm(out / "benchmarks.json", cmd, used.wall, used.cpu, work))
 
 
 def read_guidellm(path: Path, cmd: list[str], wall: float, cpu: dict[str, float], work: Workload) -> Measured:
@@ -502,8 +538,8 @@ def aiperf_command(work: Workload, out: Path) -> list[str]:
 def run_aiperf(work: Workload, out: Path, *, timeout: float = 900) -> Measured:
     shutil.rmtree(out, ignore_errors=True)
     cmd = aiperf_command(work, out)
-    wall, cpu = run_logged(cmd, out.parent / f"{out.name}.log", timeout=timeout, env=_env(ROOT / ".venvs" / "aiperf"))
-    return read_aiperf(out, cmd, wall, cpu, work)
+    used = run_logged(cmd, out.parent / f"{out.name}.log", timeout=timeout, env=_env(ROOT / ".venvs" / "aiperf"))
+    return used.apply(read_aiperf(out, cmd, used.wall, used.cpu, work))
 
 
 def read_aiperf(out: Path, cmd: list[str], wall: float, cpu: dict[str, float], work: Workload) -> Measured:
