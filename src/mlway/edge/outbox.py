@@ -75,6 +75,7 @@ RESERVE_MIN_BYTES = 64 * 1024
 DISK_FULL_RETRIES = 3
 SUMMARY_CHUNK = 32
 ACK_CHUNK = 200
+VACUUM_PAGES = 64
 RESERVE_MAX_BYTES = 2**20
 MIN_MAX_BYTES = 16 * 1024
 
@@ -557,7 +558,7 @@ class Outbox:
             yield
         finally:
             self._checkpoint("RESTART")
-            self._vacuum()
+            self._vacuum(stepwise=True)
             size = max(released, self.reserve_bytes)
             got = outbox_files.ensure_reserve(self.path, size, at_least=16 * 1024)
             self._reserve_short = got < size
@@ -570,10 +571,15 @@ class Outbox:
         elif self._reserve_short and shutil.disk_usage(self.path.parent).free >= size:
             self._reserve_short = outbox_files.ensure_reserve(self.path, size) < size
 
-    def _vacuum(self) -> bool:
-        """Give pages freed inside the file back to the disk, a few at a time; False if a write failed."""
+    def _vacuum(self, *, stepwise: bool = False) -> bool:
+        """Give pages freed inside the file back to the disk once there are VACUUM_PAGES of them (all of
+        them, or ``stepwise`` a few per transaction when the WAL has little room); False if a write failed."""
         try:
             free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+            if not stepwise:
+                if free >= VACUUM_PAGES:
+                    self._conn.execute("PRAGMA incremental_vacuum").fetchall()
+                return True
             while free > 0:
                 self._conn.execute(f"PRAGMA incremental_vacuum({WAL_CHECKPOINT_PAGES // 2})").fetchall()
                 self._checkpoint("PASSIVE")
