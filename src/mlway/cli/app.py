@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlway import __version__
-from mlway.cli import bench, plan, runtime, serve, sim
+from mlway.cli import bench, curate, plan, runtime, serve, sim
 from mlway.core.errors import MlwayError
 from mlway.core.logging import configure_logging
 
@@ -26,6 +26,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(plan.app, name="plan")
 app.add_typer(sim.app, name="sim")
 app.add_typer(runtime.app, name="runtime")
+app.add_typer(curate.app, name="curate")
 app.add_typer(serve.app, name="serve")
 
 
