@@ -11,11 +11,12 @@ What it does, in a loop:
 - a heartbeat (``POST /v1/heartbeat``, from the ``heartbeat`` callable) first, on every reconnect and
   every ``heartbeat_s``;
 - a batch of the oldest records (at most ``batch_records`` and ``batch_bytes`` of JSON), sent as one
-  gzip-compressed JSON body (``Content-Encoding: gzip``) to ``POST /v1/ingest``. The hub stores each
-  ``(device_id, seq)`` once and acknowledges after its commit; the uploader then deletes exactly the
-  acknowledged sequence numbers from the outbox. A batch lost in flight (timeout, reset, hub killed) is
-  simply sent again: the hub acknowledges the records it already has as duplicates. The outbox is the
-  only state, so a restarted device resumes where the hub's acknowledgements left it;
+  gzip-compressed JSON body (``Content-Encoding: gzip``; ``gzip_level: 0`` sends it plain) to
+  ``POST /v1/ingest``. The hub stores each ``(device_id, seq)`` once and acknowledges after its commit;
+  the uploader then deletes exactly the acknowledged sequence numbers from the outbox. A batch lost in
+  flight (timeout, reset, hub killed) is simply sent again: the hub acknowledges the records it already
+  has as duplicates. The outbox is the only state, so a restarted device resumes where the hub's
+  acknowledgements left it;
 - between failures, exponential backoff with full jitter (``backoff_base_s`` .. ``backoff_max_s``);
 - with ``max_bytes_per_s``, a token bucket on the compressed bodies it sends;
 - 401/403: the token is wrong or revoked, or the device id is not the token's. Retrying fast cannot
@@ -47,8 +48,6 @@ from mlway.edge.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-GZIP_LEVEL = 6
-
 
 class UplinkConfig(StrictModel):
     """Where and how the device uploads (the agent config's ``hub:`` section)."""
@@ -74,6 +73,9 @@ class UplinkConfig(StrictModel):
     backoff_max_s: float = Field(default=300.0, gt=0, le=86400, description="Largest retry delay (seconds).")
     heartbeat_s: float = Field(default=60.0, gt=0, le=86400, description="Heartbeat period (seconds).")
     poll_s: float = Field(default=1.0, gt=0, le=3600, description="How often an empty outbox is checked again.")
+    gzip_level: int = Field(
+        default=6, ge=0, le=9, description="gzip level of request bodies; 0 sends plain JSON (fast local links)."
+    )
     auth_retry_s: float = Field(
         default=600.0, gt=0, le=86400, description="Retry period after the hub refused the token (401/403)."
     )
@@ -203,7 +205,7 @@ class Uploader:
             log.exception("uplink: the heartbeat callable failed; heartbeat skipped")
             self._next_heartbeat = time.monotonic() + self.config.heartbeat_s
             return
-        body = gzip.compress(beat.model_dump_json().encode(), GZIP_LEVEL)
+        body = self._encode(beat.model_dump_json().encode())
         response = self._post(client, "/v1/heartbeat", body)
         ack = HeartbeatAck.model_validate_json(response.content)
         self._next_heartbeat = time.monotonic() + self.config.heartbeat_s
@@ -223,7 +225,7 @@ class Uploader:
             + ",".join(b for _, b in rows)
             + "]}"
         ).encode()
-        body = gzip.compress(raw, GZIP_LEVEL)
+        body = self._encode(raw)
         try:
             response = self._post(client, "/v1/ingest", body)
         except _RefusedError as exc:
@@ -251,10 +253,15 @@ class Uploader:
             )
         self._ok()
 
+    def _encode(self, raw: bytes) -> bytes:
+        return gzip.compress(raw, self.config.gzip_level, mtime=0) if self.config.gzip_level else raw
+
     def _post(self, client: httpx.Client, path: str, body: bytes) -> httpx.Response:
         if self._bucket is not None:
             self._sleep(self._bucket.take(len(body)), interruptible=False)
-        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json"}
+        if self.config.gzip_level:
+            headers["Content-Encoding"] = "gzip"
         with self._lock:
             self._status = replace(self._status, sent_bytes=self._status.sent_bytes + len(body))
         response = client.post(self._base + path, content=body, headers=headers)
