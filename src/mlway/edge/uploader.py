@@ -133,6 +133,7 @@ class Uploader:
         self._bucket = TokenBucket(config.max_bytes_per_s) if config.max_bytes_per_s else None
         self._batch_limit = config.batch_records
         self._next_heartbeat = 0.0
+        self._beat_on_connect = True
         self._base = config.url.rstrip("/")
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -189,8 +190,13 @@ class Uploader:
 
     def _step(self, client: httpx.Client) -> bool:
         """One heartbeat and/or one batch; True when there was nothing to send."""
-        if self._heartbeat is not None and (time.monotonic() >= self._next_heartbeat or not self.status().connected):
-            self._send_heartbeat(client)
+        if self._heartbeat is not None and (self._beat_on_connect or time.monotonic() >= self._next_heartbeat):
+            self._beat_on_connect = False
+            self._next_heartbeat = time.monotonic() + self.config.heartbeat_s
+            try:
+                self._send_heartbeat(client)
+            except _RefusedError as exc:  # a heartbeat the hub refuses must not hold back the records
+                log.warning("uplink: heartbeat refused: %s", exc)
         rows = self.outbox.pending_json(self._batch_limit, self.config.batch_bytes)
         if not rows:
             return True
@@ -203,12 +209,10 @@ class Uploader:
             beat = self._heartbeat()
         except Exception:  # the agent's callable: its failure must not stop the uplink
             log.exception("uplink: the heartbeat callable failed; heartbeat skipped")
-            self._next_heartbeat = time.monotonic() + self.config.heartbeat_s
             return
         body = self._encode(beat.model_dump_json().encode())
         response = self._post(client, "/v1/heartbeat", body)
         ack = HeartbeatAck.model_validate_json(response.content)
-        self._next_heartbeat = time.monotonic() + self.config.heartbeat_s
         with self._lock:
             self._status = replace(
                 self._status,
@@ -285,6 +289,7 @@ class Uploader:
             log.info("uplink: connected to %s", self._base)
 
     def _failed(self, error: str, *, auth: bool = False) -> None:
+        self._beat_on_connect = True  # the next success is a reconnect: a heartbeat goes first
         with self._lock:
             was = self._status.connected
             self._status = replace(self._status, connected=False, last_error=error, auth_failed=auth)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from mlway.core.wire import IngestAck, IngestBatch
+from mlway.core.wire import Clock, Heartbeat, IngestAck, IngestBatch
 from mlway.edge.backoff import Backoff, TokenBucket
 from mlway.edge.outbox import Outbox
 from mlway.edge.uploader import UplinkConfig, Uploader
@@ -84,8 +84,11 @@ def test_token_bucket_makes_a_burst_wait_for_its_bytes() -> None:
 class FakeHub:
     """Answers /v1/ingest like the hub (ack every record), optionally refusing with a status first."""
 
-    def __init__(self, refuse: Callable[[IngestBatch], int | None] = lambda batch: None) -> None:
+    def __init__(
+        self, refuse: Callable[[IngestBatch], int | None] = lambda batch: None, beat_status: int = 200
+    ) -> None:
         self.refuse = refuse
+        self.beat_status = beat_status
         self.batches: list[IngestBatch] = []
         self.heartbeats = 0
         self.encodings: set[str] = set()
@@ -95,6 +98,8 @@ class FakeHub:
         body = json.loads(gzip.decompress(request.content))
         if request.url.path == "/v1/heartbeat":
             self.heartbeats += 1
+            if self.beat_status != 200:
+                return httpx.Response(self.beat_status, json={"detail": "heartbeat refused"})
             return httpx.Response(200, json={"hub_wall": time.time()})
         batch = IngestBatch.model_validate(body)
         status = self.refuse(batch)
@@ -158,3 +163,21 @@ def test_the_bandwidth_cap_spaces_the_batches(outbox: Outbox) -> None:
     sent = uploader.status().sent_bytes
     assert len(hub.batches) == 10
     assert took >= (sent - 2000) / 2000  # never faster than the cap allows beyond its one-second burst
+
+
+def test_a_heartbeat_the_hub_refuses_does_not_hold_back_the_records(outbox: Outbox, tmp_path: Path) -> None:
+    fill(outbox, 30)
+    hub = FakeHub(beat_status=422)
+    beat = lambda: Heartbeat(  # noqa: E731
+        device_id="d1", clock=Clock(wall=1.0, mono=1.0, boot_id="b", trusted=False), backlog_records=0,
+        backlog_oldest_age_s=0, disk_free_bytes=0, store_bytes=0,
+    )  # fmt: skip
+    uploader = Uploader(outbox, config(heartbeat_s=0.05), heartbeat=beat, transport=httpx.MockTransport(hub))
+    uploader.start()
+    try:
+        wait_for(lambda: outbox.stats().backlog_records == 0)
+    finally:
+        assert uploader.stop(5)
+    assert hub.heartbeats >= 1
+    assert uploader.status().heartbeats == 0
+    assert uploader.status().acked_records == 30
