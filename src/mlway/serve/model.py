@@ -23,7 +23,7 @@ from mlway.runtime import Bundle, DeadlineExceededError, ModelHost, TextPreproce
 from mlway.runtime.tensors import check_inputs
 from mlway.serve.batcher import Batcher, Job
 from mlway.serve.settings import MODEL_SETTINGS_FILE, ModelServeSettings, ServeSettings
-from mlway.serve.text import TextEncoder
+from mlway.serve.text import FEEDS, TextEncoder
 
 Arrays = dict[str, np.ndarray]
 BatchObserver = Callable[[str, str, int, float], None]
@@ -131,6 +131,8 @@ class ServedModel:
     async def infer(self, inputs: dict[str, object]) -> Arrays:
         """Run one request of named arrays; raises InputError (400) for inputs the model does not take."""
         arrays = check_inputs(inputs, self.host.input_specs(self.name), model=self.name)
+        if self.text is not None:
+            _check_tokens(arrays, self.text, self.name)
         deadline = self.deadline()
         if not self.batchable:
             return await self._submit(arrays, size=1, key=object(), deadline=deadline)
@@ -205,6 +207,7 @@ class ServedModel:
                 f"model {self.name!r} is a {self.task} model without text preprocessing",
                 hint="send text to a model whose bundle declares preprocessing kind: text (task embed)",
             )
+        _check_unicode(texts, self.name)  # before batching: one bad text must not fail its batch-mates
         result: Embedded = await self.texts.submit(texts, size=len(texts), key="text", deadline=self.deadline())
         return result
 
@@ -235,3 +238,28 @@ def _batch_axis(bundle: Bundle) -> bool:
     manifest = bundle.manifest
     firsts = {s.shape[0] if s.shape else None for s in [*manifest.inputs, *manifest.outputs]}
     return len(firsts) == 1 and isinstance(next(iter(firsts)), str)
+
+
+def _check_unicode(texts: list[str], model: str) -> None:
+    """400 for a text the tokenizer cannot take: JSON allows lone surrogate escapes (``"\\ud800"``), UTF-8 does not."""
+    for index, text in enumerate(texts):
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InputError(
+                    f"model {model!r}: text {index} is not valid Unicode ({exc.reason} at character {exc.start})",
+                    hint="send UTF-8 text; a \\ud800-\\udfff escape in JSON must be half of a surrogate pair",
+                ) from None
+
+
+def _check_tokens(arrays: Arrays, encoder: TextEncoder, model: str) -> None:
+    """400 for token tensors longer than the text model takes (its preprocessing.max_length)."""
+    longest = encoder.preprocessing.max_length
+    for name, array in arrays.items():
+        if name in FEEDS and array.ndim == 2 and array.shape[1] > longest:
+            raise InputError(
+                f"model {model!r}: input {name!r} has {array.shape[1]} tokens per text, more than the {longest} "
+                "this model takes",
+                hint=f"cut each text to at most {longest} tokens, or send the text itself and let the server cut it",
+            )

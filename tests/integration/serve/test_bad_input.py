@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -90,3 +91,32 @@ def test_unknown_output_is_400(main_server: ServeProcess) -> None:
     response = main_server.post("/v2/models/cam/infer", body)
     assert response.status_code == 400
     assert "logits" in response.json()["error"]
+
+
+def test_a_lone_surrogate_is_400_and_does_not_fail_its_batch_mates(main_server: ServeProcess) -> None:
+    # JSON may escape half a surrogate pair; such a string cannot be UTF-8, so the tokenizer cannot take it.
+    bad = b'{"model": "minilm", "input": ["fine", "broken \\ud800 text"]}'
+    with ThreadPoolExecutor(4) as pool:
+        goods = [
+            pool.submit(main_server.post, "/v1/embeddings", {"model": "minilm", "input": ["hello"]}) for _ in range(3)
+        ]
+        response = requests.post(main_server.url + "/v1/embeddings", data=bad, timeout=60)
+        assert [g.result().status_code for g in goods] == [200, 200, 200]
+    assert response.status_code == 400
+    assert "text 1 is not valid Unicode" in response.json()["error"]["message"]
+    v2 = b'{"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["\\udfff"]}]}'
+    response = requests.post(main_server.url + "/v2/models/minilm/infer", data=v2, timeout=60)
+    assert response.status_code == 400
+    assert "not valid Unicode" in response.json()["error"]
+
+
+def test_token_tensors_longer_than_the_model_takes_are_400(main_server: ServeProcess) -> None:
+    def tokens(length: int) -> dict[str, Any]:
+        ids = [101] + [2023] * (length - 2) + [102]
+        feeds = {"input_ids": ids, "attention_mask": [1] * length, "token_type_ids": [0] * length}
+        return {"inputs": [{"name": n, "shape": [1, length], "datatype": "INT64", "data": d} for n, d in feeds.items()]}
+
+    assert main_server.post("/v2/models/minilm/infer", tokens(256)).status_code == 200
+    response = main_server.post("/v2/models/minilm/infer", tokens(3000))  # past the model's 512 positions
+    assert response.status_code == 400
+    assert "3000 tokens per text, more than the 256 this model takes" in response.json()["error"]
