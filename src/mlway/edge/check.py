@@ -1,0 +1,117 @@
+"""Everything about a config that the schema cannot see, checked before the agent starts anything.
+
+``preflight(config)`` finds the bundle, picks the variant, checks the labels the config names against
+the model's, the sources that are files, the state directory and the scheduler's core needs. It
+raises one ``ConfigError`` listing every problem with its fix, so a device never starts half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlway.core.errors import ConfigError, MlwayError
+from mlway.edge.config import EdgeConfig
+from mlway.edge.inference import VariantPick, find_bundle, pick_variant
+from mlway.edge.preprocess import ImagePreprocessor
+from mlway.edge.sources import NETWORK
+from mlway.edge.sources.stream import usb_device
+from mlway.runtime import Bundle, ImagePreprocessing
+from mlway.runtime.limits import available_cpus
+
+
+@dataclass(frozen=True)
+class Preflight:
+    bundle: Bundle
+    pick: VariantPick
+    policy: str
+    """The scheduler policy after resolving 'auto'."""
+
+
+def required_fps(config: EdgeConfig) -> float | None:
+    """Frames/s the cameras ask for together (None if any camera takes all it can get)."""
+    rates = [c.fps for c in config.cameras]
+    return None if any(r is None for r in rates) else sum(r for r in rates if r is not None)
+
+
+def resolve_policy(config: EdgeConfig, threads: int, cores: int) -> str:
+    """'auto' -> per-camera when every camera can have ``threads`` cores of its own, else round-robin."""
+    policy = config.scheduler.policy
+    need = len(config.cameras) * threads
+    if policy == "auto":
+        return "per-camera" if need <= cores and len(config.cameras) > 1 else "round-robin"
+    if policy == "per-camera" and need > cores:
+        raise ConfigError(
+            f"scheduler.policy per-camera needs {len(config.cameras)} camera(s) x {threads} thread(s) = {need} cores; "
+            f"this device has {cores}",
+            hint="use policy alternate or round-robin (one inference slot), or lower model.threads",
+        )
+    return policy
+
+
+def _state_dir_problem(state_dir: Path) -> str | None:
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"state_dir {str(state_dir)!r} cannot be created: {exc.strerror} (fix: give a writable directory)"
+    if not os.access(state_dir, os.W_OK):
+        return f"state_dir {str(state_dir)!r} is not writable (fix: give a writable directory)"
+    return None
+
+
+def _label_problems(config: EdgeConfig, bundle: Bundle) -> list[str]:
+    labels = bundle.manifest.labels or []
+    fix = f"(fix: use labels among {labels})"
+    problems = [f"urgent: {x!r} is not a label of {bundle.name!r} {fix}" for x in config.urgent if x not in labels]
+    named = set(config.smoothing.background) | set(config.smoothing.labels)
+    problems += [f"smoothing: names {x!r}, not a label of {bundle.name!r} {fix}" for x in sorted(named - set(labels))]
+    return problems
+
+
+def _source_problems(config: EdgeConfig) -> list[str]:
+    problems = []
+    for index, camera in enumerate(config.cameras):
+        url = camera.source
+        if url.startswith(("sim://", *NETWORK)) or usb_device(url) is not None:
+            continue
+        if not Path(url.removeprefix("file://")).is_file():
+            problems.append(f"cameras.{index}.source = {url!r}: no such file (fix: give a video file, a camera URL, "
+                            "usb:N or sim://...)")  # fmt: skip
+    return problems
+
+
+def preflight(config: EdgeConfig, *, memory: int | None = None) -> Preflight:
+    """Check what the schema cannot; raise one ConfigError naming every problem and its fix."""
+    problems: list[str] = []
+    try:
+        bundle = find_bundle(config.model.name)
+        pick = pick_variant(bundle, config.model, required_fps=required_fps(config), memory=memory)
+    except MlwayError as exc:
+        raise ConfigError(f"model: {exc.message}", hint=exc.hint) from exc
+    problems += _label_problems(config, bundle)
+    spec = bundle.manifest.preprocessing
+    inputs = bundle.manifest.input_specs(pick.variant)
+    if spec is None or isinstance(spec, ImagePreprocessing):
+        image = spec or ImagePreprocessing(input=inputs[0].name)
+        tensor = next((t for t in inputs if t.name == image.input), None)
+        try:
+            if tensor is None:
+                raise ConfigError(f"preprocessing.input {image.input!r} is not an input")
+            ImagePreprocessor(image, tensor)
+        except MlwayError as exc:
+            problems.append(f"model: {bundle.name!r} cannot take camera frames: {exc.message}")
+    else:
+        problems.append(f"model: {bundle.name!r} takes text, not images (fix: give an image classifier bundle)")
+    problems += _source_problems(config)
+    if (why := _state_dir_problem(config.state_dir)) is not None:
+        problems.append(why)
+    try:
+        policy = resolve_policy(config, pick.threads, len(available_cpus()))
+    except ConfigError as exc:
+        problems.append(f"scheduler.policy: {exc.message} (fix: {exc.hint})")
+        policy = "alternate"
+    if problems:
+        raise ConfigError(f"{len(problems)} problem(s) in the config:\n  " + "\n  ".join(problems),
+                          hint="fix them; the agent does not start with a partly valid config")  # fmt: skip
+    return Preflight(bundle, pick, policy)

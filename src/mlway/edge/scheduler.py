@@ -1,0 +1,201 @@
+"""Cameras sharing a compute budget: per-camera queues that drop the oldest frame when behind, and a policy.
+
+    scheduler = Scheduler([("header", 5.0), ("auger", 5.0)], policy="alternate", queue=1)
+    scheduler.offer(frame)            # from each camera's source thread
+    frame = scheduler.next(0.5)       # from the inference slot: whose turn it is, by the policy
+
+Policies (one inference slot unless said):
+
+* ``alternate``: strict turns, frame by frame (header, auger, header, ...), as the talk's board did
+  with one NPU; the slot waits for the camera whose turn it is, up to one frame period of that
+  camera (then the turn passes, so a dead camera does not stall the others).
+* ``round-robin``: the next camera in turn order that has a frame waiting; never idles while any
+  camera has one (work-conserving, but a fast camera gets more of the slot than a slow one).
+* ``per-camera``: one slot per camera (``next_for``); for devices with a core or NPU core per camera.
+
+Counters per camera: ``frames_in`` (offered), ``skipped`` (above the camera's target fps, by stream
+time), ``dropped`` (the oldest frame dropped because the slot was behind), ``inferred``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mlway.core.errors import ConfigError
+from mlway.edge.sources.base import Frame
+
+POLICIES = ("alternate", "round-robin", "per-camera")
+
+
+@dataclass
+class CameraCounters:
+    """What happened to one camera's frames."""
+
+    frames_in: int = 0
+    skipped: int = 0
+    dropped: int = 0
+    taken: int = 0
+
+    @property
+    def frames_dropped(self) -> int:
+        """Skipped for the fps target plus dropped when behind (the wire's ``frames_dropped``)."""
+        return self.skipped + self.dropped
+
+
+@dataclass
+class _Queue:
+    name: str
+    fps: float | None
+    depth: int
+    frames: deque[Frame] = field(default_factory=deque)
+    counters: CameraCounters = field(default_factory=CameraCounters)
+    next_due: float | None = None
+    closed: bool = False
+
+
+class Scheduler:
+    """Thread-safe frame queues with a policy; see the module docstring."""
+
+    def __init__(
+        self, cameras: Sequence[tuple[str, float | None]], *, policy: str = "alternate", queue: int = 1
+    ) -> None:
+        if policy not in POLICIES:
+            raise ConfigError(f"unknown scheduler policy {policy!r}", hint=f"use one of: {', '.join(POLICIES)}")
+        if not cameras:
+            raise ConfigError("the scheduler needs at least one camera")
+        self.policy = policy
+        self._queues = [_Queue(name, fps, queue) for name, fps in cameras]
+        self._by_name = {q.name: q for q in self._queues}
+        self._cond = threading.Condition()
+        self._turn = 0
+        self._turn_since: float | None = None
+        self._closed = False
+
+    # producers -------------------------------------------------------------------------------------------
+
+    def offer(self, frame: Frame, wait: bool = False) -> bool:
+        """Queue ``frame``; False if it was skipped (over the camera's fps) or the scheduler is closed.
+
+        ``wait=False`` (live sources): a full queue drops its oldest frame. ``wait=True`` (a file read
+        flat out): block until there is room, so no frame is dropped.
+        """
+        with self._cond:
+            q = self._by_name[frame.camera]
+            q.counters.frames_in += 1
+            if q.fps is not None:
+                if q.next_due is not None and frame.time_s < q.next_due - 1e-6:
+                    q.counters.skipped += 1
+                    return False
+                period = 1.0 / q.fps
+                # keep the cadence (due one period after the last due time) unless far behind it
+                late = q.next_due is None or frame.time_s - q.next_due > period
+                q.next_due = frame.time_s + period if late or q.next_due is None else q.next_due + period
+            while wait and len(q.frames) >= q.depth and not self._closed:
+                self._cond.wait(0.1)
+            if self._closed:
+                return False
+            if len(q.frames) >= q.depth:
+                q.frames.popleft()
+                q.counters.dropped += 1
+            q.frames.append(frame)
+            self._cond.notify_all()
+            return True
+
+    def finish(self, camera: str) -> None:
+        """``camera`` delivers no more frames (its turn is skipped from now on)."""
+        with self._cond:
+            self._by_name[camera].closed = True
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Wake every waiter; ``next`` returns what is still queued, then None."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    # consumers -------------------------------------------------------------------------------------------
+
+    @property
+    def exhausted(self) -> bool:
+        """Every camera finished (or the scheduler closed) and no frame is left."""
+        with self._cond:
+            return all(not q.frames for q in self._queues) and (self._closed or all(q.closed for q in self._queues))
+
+    def next(self, timeout: float) -> Frame | None:
+        """The next frame for the shared slot by the policy, or None after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                frame = self._pick()
+                if frame is not None:
+                    self._cond.notify_all()
+                    return frame
+                left = deadline - time.monotonic()
+                ended = self._closed or all(q.closed for q in self._queues)
+                if left <= 0 or (ended and self._empty()):
+                    return None
+                self._cond.wait(min(left, self._turn_wait()))
+
+    def next_for(self, camera: str, timeout: float) -> Frame | None:
+        """The oldest waiting frame of ``camera`` (policy ``per-camera``), or None after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        q = self._by_name[camera]
+        with self._cond:
+            while not q.frames:
+                left = deadline - time.monotonic()
+                if left <= 0 or q.closed or self._closed:
+                    return None
+                self._cond.wait(left)
+            return self._take(q)
+
+    def _empty(self) -> bool:
+        return all(not q.frames for q in self._queues)
+
+    def _take(self, q: _Queue) -> Frame:
+        q.counters.taken += 1
+        self._cond.notify_all()
+        return q.frames.popleft()
+
+    def _pick(self) -> Frame | None:
+        n = len(self._queues)
+        if self.policy == "round-robin":
+            for step in range(n):
+                q = self._queues[(self._turn + step) % n]
+                if q.frames:
+                    self._turn = (self._turn + step + 1) % n
+                    return self._take(q)
+            return None
+        # alternate: only the turn's camera; the turn passes once it waited one frame period, or it finished
+        for _ in range(n):
+            q = self._queues[self._turn]
+            if q.frames:
+                self._turn, self._turn_since = (self._turn + 1) % n, None
+                return self._take(q)
+            now = time.monotonic()
+            if self._turn_since is None:
+                self._turn_since = now
+            if not (q.closed or now - self._turn_since >= self._period(q)):
+                return None
+            self._turn, self._turn_since = (self._turn + 1) % n, None
+        return None
+
+    def _period(self, q: _Queue) -> float:
+        return 1.0 / q.fps if q.fps else 0.2
+
+    def _turn_wait(self) -> float:
+        return 0.01 if self.policy == "alternate" else 0.1
+
+    # reporting -------------------------------------------------------------------------------------------
+
+    def counters(self) -> dict[str, CameraCounters]:
+        """A copy of every camera's counters."""
+        with self._cond:
+            return {q.name: CameraCounters(**vars(q.counters)) for q in self._queues}
+
+    def backlog(self) -> dict[str, int]:
+        with self._cond:
+            return {q.name: len(q.frames) for q in self._queues}

@@ -1,0 +1,125 @@
+"""The scheduler: drop-oldest when behind, the fps target by stream time, and the alternate / round-robin /
+per-camera policies, with every drop counted per camera."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from mlway.core.errors import ConfigError
+from mlway.edge.scheduler import Scheduler
+from mlway.edge.sources.base import Frame
+
+PIXELS = np.zeros((2, 2, 3), np.uint8)
+
+
+def frame(camera: str, index: int, time_s: float | None = None) -> Frame:
+    t = index * 0.1 if time_s is None else time_s
+    return Frame(camera, index, t, 0.0, time.monotonic(), PIXELS)
+
+
+def drain(scheduler: Scheduler, timeout: float = 0.05) -> list[tuple[str, int]]:
+    out = []
+    while (f := scheduler.next(timeout)) is not None:
+        out.append((f.camera, f.index))
+    return out
+
+
+def test_a_full_queue_drops_its_oldest_frame_and_counts_it() -> None:
+    s = Scheduler([("auger", None)], policy="round-robin", queue=2)
+    for i in range(5):
+        s.offer(frame("auger", i))
+    assert drain(s) == [("auger", 3), ("auger", 4)]
+    c = s.counters()["auger"]
+    assert (c.frames_in, c.dropped, c.skipped, c.taken) == (5, 3, 0, 2)
+    assert c.frames_dropped == 3
+
+
+def test_the_fps_target_skips_frames_by_stream_time() -> None:
+    s = Scheduler([("auger", 5.0)], policy="round-robin", queue=100)
+    for i in range(50):  # 5 s of a 10 fps stream
+        s.offer(frame("auger", i, time_s=i * 0.1))
+    taken = drain(s)
+    assert len(taken) == 25
+    assert [i for _, i in taken[:4]] == [0, 2, 4, 6]
+    c = s.counters()["auger"]
+    assert (c.skipped, c.dropped) == (25, 0)
+
+
+def test_alternate_takes_cameras_in_strict_turns() -> None:
+    s = Scheduler([("header", None), ("auger", None)], policy="alternate", queue=10)
+    for i in range(3):
+        s.offer(frame("header", i))
+    for i in range(3):
+        s.offer(frame("auger", i))
+    assert drain(s) == [("header", 0), ("auger", 0), ("header", 1), ("auger", 1), ("header", 2), ("auger", 2)]
+
+
+def test_alternate_waits_for_the_turn_camera_then_passes_the_turn() -> None:
+    s = Scheduler([("header", None), ("auger", 20.0)], policy="alternate", queue=10)
+    for i in range(3):
+        s.offer(frame("header", i))
+    first = s.next(1.0)
+    began = time.monotonic()
+    second = s.next(1.0)  # auger's turn: it has nothing; after its frame period the turn passes to header
+    waited = time.monotonic() - began
+    assert first is not None
+    assert second is not None
+    assert (first.camera, second.camera) == ("header", "header")
+    assert waited >= 0.04  # it did wait for auger's turn (1/20 s), instead of taking header at once
+
+
+def test_round_robin_never_idles_while_a_camera_has_frames() -> None:
+    s = Scheduler([("header", None), ("auger", None)], policy="round-robin", queue=10)
+    for i in range(3):
+        s.offer(frame("header", i))
+    s.offer(frame("auger", 0))
+    assert drain(s, timeout=0.0) == [("header", 0), ("auger", 0), ("header", 1), ("header", 2)]
+
+
+def test_a_finished_camera_loses_its_turn_and_the_scheduler_ends() -> None:
+    s = Scheduler([("header", None), ("auger", 1.0)], policy="alternate", queue=10)
+    s.offer(frame("header", 0))
+    s.offer(frame("header", 1))
+    s.finish("auger")
+    assert drain(s, timeout=0.0) == [("header", 0), ("header", 1)]
+    assert not s.exhausted
+    s.finish("header")
+    assert s.exhausted
+    assert s.next(0.5) is None
+
+
+def test_per_camera_slots_take_only_their_camera() -> None:
+    s = Scheduler([("header", None), ("auger", None)], policy="per-camera", queue=10)
+    s.offer(frame("header", 0))
+    s.offer(frame("auger", 0))
+    s.offer(frame("auger", 1))
+    got = s.next_for("auger", 0.1)
+    assert got is not None
+    assert (got.camera, got.index) == ("auger", 0)
+    assert s.next_for("header", 0.1) is not None
+    assert s.next_for("header", 0.05) is None
+
+
+def test_a_waiting_offer_blocks_instead_of_dropping() -> None:
+    s = Scheduler([("file", None)], policy="round-robin", queue=1)
+    s.offer(frame("file", 0), True)
+    offered = threading.Event()
+
+    def produce() -> None:
+        s.offer(frame("file", 1), True)
+        offered.set()
+
+    threading.Thread(target=produce, daemon=True).start()
+    assert not offered.wait(0.2)  # blocked: the queue is full
+    assert drain(s) == [("file", 0), ("file", 1)]
+    assert offered.is_set()
+    assert s.counters()["file"].dropped == 0
+
+
+def test_an_unknown_policy_is_refused_with_the_valid_ones() -> None:
+    with pytest.raises(ConfigError, match="alternate, round-robin, per-camera"):
+        Scheduler([("a", None)], policy="fifo")
