@@ -22,8 +22,9 @@ What it does, in a loop:
 - 401/403: the token is wrong or revoked, or the device id is not the token's. Retrying fast cannot
   help: the fault is reported (``status().auth_failed``, ``last_error``) and the uploader retries only
   every ``auth_retry_s``; the records stay in the outbox;
-- 413: the batch is halved (down to one record); other 4xx: reported, retried with backoff (the
-  records stay: an outbox never drops data because a hub refused it).
+- 413 or a timeout: the batch is halved (down to one record), then grows back by 1/8 per success, so
+  a link slower than ``batch_records`` per ``timeout_s`` still drains; other 4xx: reported, retried
+  with backoff (the records stay: an outbox never drops data because a hub refused it).
 
 Every wait has a deadline: connect, read, write and pool timeouts (``connect_timeout_s``, ``timeout_s``),
 every sleep wakes on ``stop()``, and ``stop(timeout)`` joins within its timeout.
@@ -233,11 +234,11 @@ class Uploader:
         try:
             response = self._post(client, "/v1/ingest", body)
         except _RefusedError as exc:
-            if exc.status == 413 and self._batch_limit > 1:
-                self._batch_limit = max(1, len(rows) // 2)
-                log.warning(
-                    "uplink: hub refused a batch of %d records as too large; now %d", len(rows), self._batch_limit
-                )
+            if exc.status == 413:
+                self._shrink(len(rows), "the hub refused it as too large")
+            raise
+        except httpx.TimeoutException:
+            self._shrink(len(rows), "it timed out (a slow link)")
             raise
         ack = IngestAck.model_validate_json(response.content)
         sent = {seq for seq, _ in rows}
@@ -245,7 +246,8 @@ class Uploader:
         self.outbox.ack(acked)
         if len(acked) < len(sent):
             log.warning("uplink: hub acknowledged %d of %d records; the rest is sent again", len(acked), len(sent))
-        self._batch_limit = min(self.config.batch_records, max(self._batch_limit, 1) * 2)
+        grow = max(1, self._batch_limit // 8)  # additive increase, multiplicative decrease (as TCP)
+        self._batch_limit = min(self.config.batch_records, self._batch_limit + grow)
         with self._lock:
             s = self._status
             self._status = replace(
@@ -256,6 +258,11 @@ class Uploader:
                 raw_bytes=s.raw_bytes + len(raw),
             )
         self._ok()
+
+    def _shrink(self, sent: int, why: str) -> None:
+        if sent > 1:
+            self._batch_limit = max(1, sent // 2)
+            log.info("uplink: a batch of %d records failed because %s; next batches up to %d", sent, why, sent // 2)
 
     def _encode(self, raw: bytes) -> bytes:
         return gzip.compress(raw, self.config.gzip_level, mtime=0) if self.config.gzip_level else raw
