@@ -181,3 +181,22 @@ def test_a_heartbeat_the_hub_refuses_does_not_hold_back_the_records(outbox: Outb
     assert hub.heartbeats >= 1
     assert uploader.status().heartbeats == 0
     assert uploader.status().acked_records == 30
+
+
+def test_batches_that_time_out_shrink_until_they_get_through(outbox: Outbox) -> None:
+    seqs = fill(outbox, 60)
+    hub = FakeHub()
+
+    def slow_link(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/ingest" and len(json.loads(gzip.decompress(request.content))["records"]) > 8:
+            raise httpx.ReadTimeout("no answer within timeout_s", request=request)
+        return hub(request)
+
+    uploader = Uploader(outbox, config(batch_records=50), transport=httpx.MockTransport(slow_link))
+    uploader.start()
+    try:
+        wait_for(lambda: outbox.stats().backlog_records == 0)
+    finally:
+        assert uploader.stop(5)
+    assert [r.seq for b in hub.batches for r in b.records] == seqs
+    assert max(len(b.records) for b in hub.batches) <= 8
