@@ -113,7 +113,7 @@ def status(
                   f"updated {when}", highlight=False)  # fmt: skip
     if doc.model:
         m = doc.model
-        how = f"{m.threads} thread(s), {m.isolation}, policy {doc.scheduler}"
+        how = f"{m.threads} thread(s), {m.isolation}, policy {doc.scheduler}, smoothing from {doc.smoothing}"
         console.print(f"model {escape(m.name)}@{escape(m.version)} variant [bold]{escape(m.variant)}[/] "
                       f"({how}): {escape(m.reason)}", highlight=False)  # fmt: skip
     table = Table("camera", "state", "fps", "target", "frames", "inferred", "skipped", "dropped", "restarts",

@@ -28,12 +28,12 @@ from mlway.core.errors import MlwayError
 from mlway.core.wire import CameraSummary, Clock, Heartbeat
 from mlway.edge.alerts import Alerter
 from mlway.edge.check import preflight
-from mlway.edge.config import EdgeConfig
+from mlway.edge.config import CameraConfig, EdgeConfig
 from mlway.edge.events import EventStage
 from mlway.edge.inference import Model, describe
 from mlway.edge.outbox import Outbox
 from mlway.edge.scheduler import CameraCounters, Scheduler
-from mlway.edge.sources import SourceRunner, open_source
+from mlway.edge.sources import Source, SourceRunner, open_source
 from mlway.edge.status import (
     AgentState,
     AgentStatus,
@@ -88,6 +88,7 @@ class EdgeAgent:
         self._fps_marks: deque[tuple[float, dict[str, int]]] = deque(maxlen=64)
         self._period: _Period | None = None
         self._policy: str = config.scheduler.policy
+        self.smoothing_from = ""
         self._last_store: StoreStatus | None = None
 
     # lifecycle -------------------------------------------------------------------------------------------
@@ -97,6 +98,7 @@ class EdgeAgent:
         config = self.config
         plan = preflight(config, memory=self._memory)
         self._policy = plan.policy
+        self.smoothing_from = plan.smoothing_from
         self._write_status()
         self.model = Model(plan.bundle, plan.pick, config.model.isolation)
         try:
@@ -108,7 +110,7 @@ class EdgeAgent:
             self._fault(f"outbox: {fault}")
         self.alerter.start()
         cameras = [c.name for c in config.cameras]
-        self.stage = EventStage(self.model.labels, config.smoothing, cameras=cameras, urgent=config.urgent,
+        self.stage = EventStage(self.model.labels, plan.smoothing, cameras=cameras, urgent=config.urgent,
                                 sink=_Sink(self), alerts=self.alerter, model_version=self.model.model_version,
                                 on_fault=self._fault)  # fmt: skip
         self.scheduler = Scheduler([(c.name, c.fps) for c in config.cameras], policy=self._policy,
@@ -119,8 +121,13 @@ class EdgeAgent:
                                       daemon=True)  # fmt: skip
             thread.start()
             self._workers.append(thread)
+        size = self.model.decode_size if config.model.decode_resize else None
+
+        def opener(camera: CameraConfig) -> Source:
+            return open_source(camera, size)
+
         for camera_config in config.cameras:
-            runner = SourceRunner(camera_config, self.scheduler.offer, opener=open_source, on_fault=self._fault)
+            runner = SourceRunner(camera_config, self.scheduler.offer, opener=opener, on_fault=self._fault)
             self.runners[camera_config.name] = runner
             runner.start()
         if config.hub is not None:
@@ -318,6 +325,7 @@ class EdgeAgent:
             uptime_s=round(now - self._started_mono, 3),
             model=ModelInfo(**describe(self.model)) if self.model else None,
             scheduler=self._policy,
+            smoothing=self.smoothing_from,
             cameras=cameras,
             events=EventStatus(
                 started=stage.counts.started,

@@ -7,11 +7,15 @@ raises one ``ConfigError`` listing every problem with its fix, so a device never
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from mlway.core.errors import ConfigError, MlwayError
+from mlway.core.smoothing import SmoothingConfig
 from mlway.edge.config import EdgeConfig
 from mlway.edge.inference import VariantPick, find_bundle, pick_variant
 from mlway.edge.preprocess import ImagePreprocessor
@@ -20,6 +24,8 @@ from mlway.edge.sources.stream import usb_device
 from mlway.runtime import Bundle, ImagePreprocessing
 from mlway.runtime.limits import available_cpus
 
+SMOOTHING_FILE = "smoothing.json"
+
 
 @dataclass(frozen=True)
 class Preflight:
@@ -27,6 +33,23 @@ class Preflight:
     pick: VariantPick
     policy: str
     """The scheduler policy after resolving 'auto'."""
+    smoothing: SmoothingConfig
+    smoothing_from: str
+    """'config', the bundle's 'smoothing.json', or 'defaults'."""
+
+
+def smoothing_of(config: EdgeConfig, bundle: Bundle) -> tuple[SmoothingConfig, str]:
+    """The config's smoothing, else the bundle's smoothing.json (tuned with the model), else the defaults."""
+    if config.smoothing is not None:
+        return config.smoothing, "config"
+    path = bundle.directory / SMOOTHING_FILE
+    if not path.is_file():
+        return SmoothingConfig(), "defaults"
+    try:
+        return SmoothingConfig.model_validate(json.loads(path.read_text(encoding="utf-8"))), str(path)
+    except (OSError, ValueError, ValidationError) as exc:
+        raise ConfigError(f"{path} is not a valid smoothing config: {str(exc).splitlines()[0]}",
+                          hint="fix or delete the file, or set smoothing in the agent's config") from exc  # fmt: skip
 
 
 def required_fps(config: EdgeConfig) -> float | None:
@@ -60,11 +83,11 @@ def _state_dir_problem(state_dir: Path) -> str | None:
     return None
 
 
-def _label_problems(config: EdgeConfig, bundle: Bundle) -> list[str]:
+def _label_problems(config: EdgeConfig, bundle: Bundle, smoothing: SmoothingConfig) -> list[str]:
     labels = bundle.manifest.labels or []
     fix = f"(fix: use labels among {labels})"
     problems = [f"urgent: {x!r} is not a label of {bundle.name!r} {fix}" for x in config.urgent if x not in labels]
-    named = set(config.smoothing.background) | set(config.smoothing.labels)
+    named = set(smoothing.background) | set(smoothing.labels)
     problems += [f"smoothing: names {x!r}, not a label of {bundle.name!r} {fix}" for x in sorted(named - set(labels))]
     return problems
 
@@ -89,7 +112,8 @@ def preflight(config: EdgeConfig, *, memory: int | None = None) -> Preflight:
         pick = pick_variant(bundle, config.model, required_fps=required_fps(config), memory=memory)
     except MlwayError as exc:
         raise ConfigError(f"model: {exc.message}", hint=exc.hint) from exc
-    problems += _label_problems(config, bundle)
+    smoothing, smoothing_from = smoothing_of(config, bundle)
+    problems += _label_problems(config, bundle, smoothing)
     spec = bundle.manifest.preprocessing
     inputs = bundle.manifest.input_specs(pick.variant)
     if spec is None or isinstance(spec, ImagePreprocessing):
@@ -114,4 +138,4 @@ def preflight(config: EdgeConfig, *, memory: int | None = None) -> Preflight:
     if problems:
         raise ConfigError(f"{len(problems)} problem(s) in the config:\n  " + "\n  ".join(problems),
                           hint="fix them; the agent does not start with a partly valid config")  # fmt: skip
-    return Preflight(bundle, pick, policy)
+    return Preflight(bundle, pick, policy, smoothing, smoothing_from)

@@ -7,7 +7,7 @@
       - {name: header, source: rtsp://10.0.0.11/stream1, fps: 5}
       - {name: auger, source: usb:0, fps: 5}
     scheduler: {policy: alternate}          # alternate | round-robin | per-camera | auto
-    smoothing: {window_s: 2, enter: 0.6, exit: 0.4, min_duration_s: 2}
+    smoothing: {window_s: 2, enter: 0.6, exit: 0.4, min_duration_s: 2}   # unset: the bundle's smoothing.json
     urgent: [unloading_failure]
     alerts: {command: [/usr/local/bin/buzzer, "--on"], webhook: http://127.0.0.1:9000/alert, log: true}
     hub: {url: https://hub.example:8700, token: ..., batch_records: 200}
@@ -55,6 +55,11 @@ class ModelConfig(StrictModel):
         description="A variant name, or 'auto': the bundle's first variant that fits this device's memory and CPU.",
     )
     threads: int = Field(default=0, ge=0, le=256, description="Intra-op threads; 0 = every core of this device.")
+    decode_resize: bool = Field(
+        default=True,
+        description="Scale video frames to the model's input size while decoding them (FFmpeg swscale, area filter, "
+        "one pass from YUV) instead of with OpenCV afterwards: same stretch resize, several times cheaper.",
+    )
     isolation: Literal["in-process", "worker"] = Field(
         default="in-process",
         description="'in-process': the engine runs in the agent (fastest); 'worker': in a runtime worker process "
@@ -144,7 +149,11 @@ class EdgeConfig(StrictModel):
     model: ModelConfig = Field(default_factory=ModelConfig, description="The model.")
     cameras: list[CameraConfig] = Field(min_length=1, max_length=64, description="Cameras, files or streams.")
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig, description="Compute sharing.")
-    smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig, description="Per-frame scores -> events.")
+    smoothing: SmoothingConfig | None = Field(
+        default=None,
+        description="Per-frame scores -> events. Unset: the bundle's smoothing.json (tuned with the model), else the "
+        "SmoothingConfig defaults.",
+    )
     urgent: list[str] = Field(
         default=["unloading_failure"], max_length=100, description="Labels whose event start fires the alerts."
     )

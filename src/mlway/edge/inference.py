@@ -220,6 +220,14 @@ class Model:
         self._engine = engine
 
     @property
+    def decode_size(self) -> tuple[int, int] | None:
+        """(width, height) sources may scale frames to while decoding: a plain stretch to the input size."""
+        spec = self.preprocess.spec
+        if spec.resize != "stretch" or spec.color == "GRAY":
+            return None
+        return self.preprocess.width, self.preprocess.height
+
+    @property
     def model_version(self) -> str:
         return f"{self.name}@{self.version}/{self.variant}"
 

@@ -92,6 +92,7 @@ class AgentStatus(StrictModel):
     uptime_s: float
     model: ModelInfo | None = None
     scheduler: str = ""
+    smoothing: str = Field(default="", description="Where the smoothing settings came from.")
     cameras: dict[str, CameraStatus] = Field(default_factory=dict)
     events: EventStatus = Field(default_factory=EventStatus)
     alerts: AlertStatus = Field(default_factory=AlertStatus)

@@ -14,6 +14,7 @@ import pytest
 from mlway.edge.config import CameraConfig
 from mlway.edge.scheduler import Scheduler
 from mlway.edge.sources import SourceRunner, open_source
+from mlway.edge.sources.file import FileSource
 from mlway.edge.testing import write_colour_video
 
 
@@ -91,3 +92,17 @@ def test_the_simulator_live_stream_is_a_camera() -> None:
     assert len(frames) == 36  # 7.2 s at 5 frames/s
     assert frames[0].pixels.shape == (64, 96, 3)
     assert [f.time_s for f in frames[:3]] == [0.0, 0.2, 0.4]
+
+
+def test_a_file_scaled_while_decoding_keeps_its_colours(tmp_path: Path) -> None:
+    video = write_colour_video(tmp_path / "red.mp4", [("red", 1), ("blue", 1)], fps=5, width=160, height=120)
+    source = FileSource(video, pace="fast", size=(32, 24))
+    try:
+        frames = [pixels for _, pixels in source.read()]
+    finally:
+        source.close()
+    assert len(frames) == 10
+    assert {f.shape for f in frames} == {(24, 32, 3)}
+    first, last = frames[0].mean(axis=(0, 1)), frames[-1].mean(axis=(0, 1))
+    assert first[0] > 200 > 30 > first[1]  # red
+    assert last[2] > 200 > 30 > last[0]  # blue

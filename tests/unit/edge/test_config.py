@@ -160,3 +160,21 @@ def test_edge_check_prints_ok_or_the_problems(assets: Path, tmp_path: Path) -> N
     assert refused.returncode == 2
     assert "scheduler.policy = 'fifo'" in refused.stderr
     assert "alternate" in refused.stderr
+
+
+def test_unset_smoothing_comes_from_the_bundle_then_the_defaults(assets: Path, tmp_path: Path) -> None:
+    plan = preflight(parse_config(base(assets)))
+    assert plan.smoothing_from == "defaults"
+    assert plan.smoothing.enter == 0.6
+    (assets / "colour" / "smoothing.json").write_text('{"enter": 0.55, "exit": 0.35, "background": ["idle"]}')
+    try:
+        plan = preflight(parse_config(base(assets)))
+        assert plan.smoothing_from.endswith("smoothing.json")
+        assert (plan.smoothing.enter, plan.smoothing.exit) == (0.55, 0.35)
+        mine = preflight(parse_config(base(assets, smoothing={"enter": 0.8})))
+        assert (mine.smoothing_from, mine.smoothing.enter) == ("config", 0.8)
+        (assets / "colour" / "smoothing.json").write_text('{"enter": 0.2, "exit": 0.5}')
+        with pytest.raises(ConfigError, match="is not a valid smoothing config"):
+            preflight(parse_config(base(assets)))
+    finally:
+        (assets / "colour" / "smoothing.json").unlink()

@@ -18,17 +18,23 @@ from mlway.edge.sources.stream import StreamSource, usb_device
 NETWORK = ("rtsp://", "rtsps://", "http://", "https://", "tcp://", "udp://", "rtmp://", "srt://")
 
 
-def open_source(camera: CameraConfig) -> Source:
-    """The source a camera's ``source`` string names (not opened yet: ``read`` opens it)."""
+def open_source(camera: CameraConfig, size: tuple[int, int] | None = None) -> Source:
+    """The source a camera's ``source`` string names (not opened yet: ``read`` opens it).
+
+    ``size`` (width, height): decoders scale frames to it while converting them to RGB (the model's
+    stretch resize done in one pass); the simulator's stream ignores it (the preprocessing resizes).
+    """
     url = camera.source
     if url.startswith("sim://"):
         from mlway.edge.sources.sim import SimSource  # noqa: PLC0415 - the simulator is optional
 
         return SimSource(url)
     if url.startswith(NETWORK) or usb_device(url) is not None:
-        return StreamSource(url, connect_timeout_s=camera.connect_timeout_s, read_timeout_s=camera.read_timeout_s)
+        return StreamSource(
+            url, connect_timeout_s=camera.connect_timeout_s, read_timeout_s=camera.read_timeout_s, size=size
+        )
     path = Path(url.removeprefix("file://"))
-    return FileSource(path, pace=camera.pace)
+    return FileSource(path, pace=camera.pace, size=size)
 
 
 __all__ = ["Frame", "Source", "SourceError", "SourceRunner", "SourceState", "open_source"]

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mlway.edge.sources.av import open_container
+from mlway.edge.sources.av import open_container, to_rgb
 from mlway.edge.sources.base import SourceError
 
 
@@ -19,8 +19,16 @@ class FileSource:
 
     finite = True
 
-    def __init__(self, path: Path, *, pace: str = "realtime", sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        pace: str = "realtime",
+        size: tuple[int, int] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.path = path
+        self.size = size
         self.pace = pace
         self._sleep = sleep
         self._container: Any = None
@@ -42,7 +50,7 @@ class FileSource:
                 wait = began + (seconds - first) - now
                 if wait > 0:
                     self._sleep(wait)
-            yield seconds, np.asarray(frame.to_ndarray(format="rgb24"), np.uint8)
+            yield seconds, to_rgb(frame, self.size)
 
     def close(self) -> None:
         container, self._container = self._container, None

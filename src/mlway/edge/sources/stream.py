@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mlway.edge.sources.av import open_container
+from mlway.edge.sources.av import open_container, to_rgb
 
 _USB = re.compile(r"^usb:(\d+)$")
 
@@ -32,8 +32,16 @@ class StreamSource:
 
     finite = False
 
-    def __init__(self, url: str, *, connect_timeout_s: float = 10.0, read_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout_s: float = 10.0,
+        read_timeout_s: float = 5.0,
+        size: tuple[int, int] | None = None,
+    ) -> None:
         self.url = url
+        self.size = size
         self.timeouts = (connect_timeout_s, read_timeout_s)
         self._container: Any = None
 
@@ -49,7 +57,7 @@ class StreamSource:
         stream = self._container.streams.video[0]
         stream.thread_count = 1
         for frame in self._container.decode(stream):
-            yield None, np.asarray(frame.to_ndarray(format="rgb24"), np.uint8)
+            yield None, to_rgb(frame, self.size)
 
     def close(self) -> None:
         container, self._container = self._container, None
