@@ -90,6 +90,7 @@ class EdgeAgent:
         self._policy: str = config.scheduler.policy
         self.smoothing_from = ""
         self._last_store: StoreStatus | None = None
+        self._outbox_closed = False
 
     # lifecycle -------------------------------------------------------------------------------------------
 
@@ -168,6 +169,8 @@ class EdgeAgent:
             self.scheduler.close()
         for thread in self._workers:
             thread.join(max(0.1, min(2.0, end - time.monotonic())))
+        for runner in self.runners.values():  # a source blocked in a read is left behind (its thread is a daemon)
+            runner.join(max(0.05, min(0.5, end - time.monotonic())))
         if self._housekeeper is not None:
             self._housekeeper.join(max(0.1, min(2.0, end - time.monotonic())))
         if self.stage is not None:
@@ -181,6 +184,7 @@ class EdgeAgent:
         self.state = "stopped"
         self._write_status()
         if self.outbox is not None:
+            self._outbox_closed = True
             self.outbox.close()
 
     def __enter__(self) -> Self:
@@ -350,7 +354,7 @@ class EdgeAgent:
         )
 
     def _store_status(self) -> StoreStatus | None:
-        if self.outbox is None or (self.state == "stopped" and self._last_store is not None):
+        if self.outbox is None or self._outbox_closed:
             return self._last_store
         try:
             s = self.outbox.stats()

@@ -77,6 +77,8 @@ def test_urgent_event_alerts_and_every_event_reaches_the_outbox(
 
     status = read_status(tmp_path / "state")
     assert status.state == "stopped"
+    assert status.store is not None
+    assert status.store.backlog_records == len(events) + len(summaries)  # the final status, after the last write
     assert {n: (c.frames_in, c.inferred, c.dropped) for n, c in status.cameras.items()} == {
         "header": (60, 60, 0), "auger": (50, 50, 0)}  # fmt: skip
     assert (status.events.started, status.events.ended, status.events.urgent) == (2, 2, 1)
