@@ -130,12 +130,14 @@ class LinkConnection:
         loop = asyncio.get_running_loop()
         pacer = self.engine.pacers[direction]
         low, high = self.profile.latency_min_s, self.profile.latency_max_s
+        # an unshaped direction has no timing to keep fine-grained: read big pieces
+        read_size = self.profile.chunk_bytes if high > 0 or pacer.bps is not None else 65536
         queue: asyncio.Queue[_Chunk] = asyncio.Queue()
         deliver = asyncio.create_task(self._deliver(queue, dst, direction))
         last_at = 0.0
         try:
             while True:
-                data = await src.read(self.profile.chunk_bytes)
+                data = await src.read(read_size)
                 if not data:
                     break
                 self.carried += len(data)

@@ -57,7 +57,7 @@ class LinkEngine:
         self.up = True
         self.connections: set[LinkConnection] = set()
         self._lock = threading.Lock()
-        self._stats = LinkStats()
+        self._counts: dict[str, int] = {f.name: 0 for f in dataclasses.fields(LinkStats) if f.name != "up"}
         self._next_index = 0
         self._server: asyncio.Server | None = None
         self._cycle: asyncio.Task[None] | None = None
@@ -86,8 +86,6 @@ class LinkEngine:
             return
         self.up = up
         self.count(transitions=1)
-        with self._lock:
-            self._stats = dataclasses.replace(self._stats, up=up)
         if up:
             return
         for conn in list(self.connections):
@@ -102,13 +100,13 @@ class LinkEngine:
 
     def count(self, **deltas: int) -> None:
         with self._lock:
-            s = self._stats
-            self._stats = dataclasses.replace(s, **{k: getattr(s, k) + v for k, v in deltas.items()})
+            for key, delta in deltas.items():
+                self._counts[key] += delta
 
     def snapshot(self) -> LinkStats:
         """The counters; safe to call from any thread."""
         with self._lock:
-            return self._stats
+            return LinkStats(up=self.up, **self._counts)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = LinkConnection(self, self._next_index, reader, writer)

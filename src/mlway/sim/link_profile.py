@@ -52,7 +52,9 @@ class LinkProfile(StrictModel):
         description="While down: 'refuse' resets open connections and new ones right after accept; "
         "'blackhole' accepts and keeps every connection silent, so only the client's deadlines end it.",
     )
-    chunk_bytes: int = Field(512, ge=16, le=65536, description="Largest piece read and delayed as one unit.")
+    chunk_bytes: int = Field(
+        512, ge=16, le=65536, description="Largest piece read and delayed as one unit (64 KiB when unshaped)."
+    )
     connect_timeout_s: float = Field(5.0, gt=0, le=600, description="Deadline to connect to the upstream.")
     seed: int = Field(0, description="Seed of latencies and faults; connection n always draws the same stream.")
 
