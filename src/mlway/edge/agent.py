@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -63,9 +64,18 @@ class _Period:
 class EdgeAgent:
     """See the module docstring. Thread-safe ``stop``; ``status()`` at any time after ``start``."""
 
-    def __init__(self, config: EdgeConfig, *, memory: int | None = None) -> None:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        *,
+        memory: int | None = None,
+        opener: Callable[[CameraConfig, tuple[int, int] | None], Source] = open_source,
+    ) -> None:
+        """``memory``: bytes the model may use (default: available memory); ``opener``: how a camera's source
+        is opened (benchmarks feed decoded frames from memory through it)."""
         self.config = config
         self._memory = memory
+        self._opener = opener
         self.state: AgentState = "starting"
         self.started_wall = time.time()
         self._started_mono = time.monotonic()
@@ -125,7 +135,7 @@ class EdgeAgent:
         size = self.model.decode_size if config.model.decode_resize else None
 
         def opener(camera: CameraConfig) -> Source:
-            return open_source(camera, size)
+            return self._opener(camera, size)
 
         for camera_config in config.cameras:
             runner = SourceRunner(camera_config, self.scheduler.offer, opener=opener, on_fault=self._fault)

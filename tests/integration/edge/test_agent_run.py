@@ -109,3 +109,21 @@ def test_a_file_that_ends_is_restarted_and_reported(colour: Path, tmp_path: Path
     starts = [e for e in events if e.kind == "start"]
     assert len(starts) >= 3  # the blue segment, once per pass over the file, each its own event
     assert len({e.event_id for e in starts}) == len(starts)
+
+
+@pytest.mark.parametrize("policy", ["round-robin", "per-camera"])
+def test_every_policy_infers_every_frame_and_finds_the_same_events(colour: Path, tmp_path: Path, policy: str) -> None:
+    data = colour_config(colour, tmp_path / "state", scheduler={"policy": policy})
+    agent = EdgeAgent(parse_config(data)).start()
+    agent.run()
+    agent.stop()
+    status = agent.status()
+    assert status.scheduler == policy
+    assert {n: c.inferred for n, c in status.cameras.items()} == {"header": 60, "auger": 50}
+    events, _ = records(tmp_path / "state", "combine-07")
+    assert sorted((e.source, e.label, e.kind) for e in events) == [
+        ("auger", "unloading", "end"),
+        ("auger", "unloading", "start"),
+        ("header", "unloading_failure", "end"),
+        ("header", "unloading_failure", "start"),
+    ]
