@@ -93,7 +93,6 @@ class EdgeAgent:
         self.uploader: Uploader | None = None
         self._workers: list[threading.Thread] = []
         self._housekeeper: threading.Thread | None = None
-        self._in_flight = dict.fromkeys([c.name for c in config.cameras], 0)
         self._closed_cameras: set[str] = set()
         self._fps_marks: deque[tuple[float, dict[str, int]]] = deque(maxlen=64)
         self._period: _Period | None = None
@@ -209,25 +208,29 @@ class EdgeAgent:
         scheduler, model, stage = self.scheduler, self.model, self.stage
         if scheduler is None or model is None or stage is None:
             raise MlwayError("the agent is not started")
+        limit = min(self.config.scheduler.max_batch, model.max_batch)
         while True:
-            frame = scheduler.next(0.2) if camera is None else scheduler.next_for(camera, 0.2)
-            if frame is None:
+            if camera is None:
+                frames = scheduler.next_batch(limit, 0.2)
+            else:
+                one = scheduler.next_for(camera, 0.2)
+                frames = [one] if one is not None else []
+            if not frames:
                 if self._stop.is_set() or (scheduler.exhausted if camera is None else self._camera_done(camera)):
                     return
                 continue
-            self._in_flight[frame.camera] += 1
             try:
-                probs = model.scores(frame.pixels)
-                stage.push(frame, probs)
+                for frame, probs in zip(frames, model.scores_batch([f.pixels for f in frames]), strict=True):
+                    stage.push(frame, probs)
             except MlwayError as exc:
-                self._fault(f"camera {frame.camera}: inference failed: {exc.message}")
+                self._fault(f"camera {frames[0].camera}: inference failed: {exc.message}")
             finally:
-                self._in_flight[frame.camera] -= 1
+                scheduler.release(frames)
 
     def _camera_done(self, camera: str) -> bool:
         runner = self.runners.get(camera)
-        queued = self.scheduler.backlog()[camera] if self.scheduler is not None else 0
-        return runner is not None and runner.finished and queued == 0 and self._in_flight[camera] == 0
+        pending = self.scheduler.pending(camera) if self.scheduler is not None else 0
+        return runner is not None and runner.finished and pending == 0
 
     # housekeeping: ended cameras, status, summaries ----------------------------------------------------------
 

@@ -108,6 +108,13 @@ class SchedulerConfig(StrictModel):
     queue: int = Field(
         default=1, ge=1, le=1000, description="Frames kept waiting per camera; when behind, the oldest is dropped."
     )
+    max_batch: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Frames already waiting (next by the policy) that one inference call may take together; "
+        "never waits for more. 1 = one frame per call.",
+    )
 
 
 class AlertsConfig(StrictModel):

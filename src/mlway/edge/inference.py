@@ -212,6 +212,9 @@ class Model:
         self.isolation = isolation
         self.preprocess = ImagePreprocessor(spec, tensor)
         self._input = tensor.name
+        batch_dim = tensor.shape[0]
+        self.max_batch = batch_dim if isinstance(batch_dim, int) else 64
+        """Frames per inference call the variant accepts (a fixed batch dimension, else 64)."""
         outputs = [o.name for o in manifest.outputs]
         self._output = "probs" if "probs" in outputs else outputs[0]
         engine: Engine = (WorkerEngine if isolation == "worker" else InProcessEngine)(
@@ -236,17 +239,32 @@ class Model:
         return self.scores_of(self.preprocess(rgb))
 
     def scores_of(self, batch: NDArray[np.float32]) -> list[float]:
-        out = np.asarray(self._engine.run({self._input: batch})[self._output], np.float64).reshape(-1)
-        values = [float(v) for v in out[: len(self.labels)]]
-        if all(0.0 <= v <= 1.0 for v in values) and abs(sum(values) - 1.0) < 1e-3:
-            return values
-        top = max(values)
-        exps = [math.exp(v - top) for v in values]
-        total = sum(exps)
-        return [e / total for e in exps]
+        return self._probabilities(batch)[0]
+
+    def scores_batch(self, frames: list[NDArray[np.uint8]]) -> list[list[float]]:
+        """Class probabilities of several frames in one inference call (at most ``max_batch``)."""
+        if len(frames) == 1:
+            return self._probabilities(self.preprocess(frames[0]))
+        return self._probabilities(np.concatenate([self.preprocess(f) for f in frames]))
+
+    def _probabilities(self, batch: NDArray[np.float32]) -> list[list[float]]:
+        out = np.asarray(self._engine.run({self._input: batch})[self._output], np.float64)
+        rows = out.reshape(len(batch), -1)[:, : len(self.labels)].tolist()
+        return [row if _is_distribution(row) else _softmax(row) for row in rows]
 
     def close(self) -> None:
         self._engine.close()
+
+
+def _is_distribution(values: list[float]) -> bool:
+    return all(0.0 <= v <= 1.0 for v in values) and abs(sum(values) - 1.0) < 1e-3
+
+
+def _softmax(values: list[float]) -> list[float]:
+    top = max(values)
+    exps = [math.exp(v - top) for v in values]
+    total = sum(exps)
+    return [e / total for e in exps]
 
 
 def load_model(config: ModelConfig, *, required_fps: float | None = None, memory: int | None = None) -> Model:

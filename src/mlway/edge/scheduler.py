@@ -55,6 +55,8 @@ class _Queue:
     counters: CameraCounters = field(default_factory=CameraCounters)
     next_due: float | None = None
     closed: bool = False
+    busy: int = 0
+    """Frames taken and not yet released (being inferred)."""
 
 
 class Scheduler:
@@ -140,6 +142,42 @@ class Scheduler:
                     return None
                 self._cond.wait(min(left, self._turn_wait()))
 
+    def next_batch(self, limit: int, timeout: float) -> list[Frame]:
+        """The next frame by the policy (waiting up to ``timeout``), then up to ``limit - 1`` more that are
+        already waiting and would come next by the policy (no extra wait): one inference call for several."""
+        first = self.next(timeout)
+        if first is None:
+            return []
+        out = [first]
+        with self._cond:
+            while len(out) < limit:
+                frame = self._pick_waiting()
+                if frame is None:
+                    break
+                out.append(frame)
+        return out
+
+    def _pick_waiting(self) -> Frame | None:
+        if self.policy == "round-robin":
+            return self._pick()
+        q = self._queues[self._turn]
+        if not q.frames:
+            return None
+        self._turn, self._turn_since = (self._turn + 1) % len(self._queues), None
+        return self._take(q)
+
+    def release(self, frames: list[Frame]) -> None:
+        """The model is done with ``frames`` (taken by ``next``, ``next_batch`` or ``next_for``)."""
+        with self._cond:
+            for frame in frames:
+                self._by_name[frame.camera].busy -= 1
+
+    def pending(self, camera: str) -> int:
+        """Frames of ``camera`` queued or being inferred."""
+        with self._cond:
+            q = self._by_name[camera]
+            return len(q.frames) + q.busy
+
     def next_for(self, camera: str, timeout: float) -> Frame | None:
         """The oldest waiting frame of ``camera`` (policy ``per-camera``), or None after ``timeout``."""
         deadline = time.monotonic() + timeout
@@ -157,6 +195,7 @@ class Scheduler:
 
     def _take(self, q: _Queue) -> Frame:
         q.counters.taken += 1
+        q.busy += 1
         self._cond.notify_all()
         return q.frames.popleft()
 

@@ -123,3 +123,17 @@ def test_a_waiting_offer_blocks_instead_of_dropping() -> None:
 def test_an_unknown_policy_is_refused_with_the_valid_ones() -> None:
     with pytest.raises(ConfigError, match="alternate, round-robin, per-camera"):
         Scheduler([("a", None)], policy="fifo")
+
+
+def test_a_batch_takes_only_frames_already_waiting_in_policy_order() -> None:
+    s = Scheduler([("header", None), ("auger", None)], policy="alternate", queue=10)
+    for i in range(3):
+        s.offer(frame("header", i))
+    for i in range(2):
+        s.offer(frame("auger", i))
+    batch = s.next_batch(4, 0.1)
+    assert [(f.camera, f.index) for f in batch] == [("header", 0), ("auger", 0), ("header", 1), ("auger", 1)]
+    assert s.pending("header") == 3  # one queued, two being inferred
+    s.release(batch)
+    assert (s.pending("header"), s.pending("auger")) == (1, 0)
+    assert [(f.camera, f.index) for f in s.next_batch(4, 0.1)] == [("header", 2)]  # auger's turn: nothing waits
