@@ -116,10 +116,16 @@ def main() -> None:
 
 
 async def _post(url: str, body: bytes) -> int:
+    """POST until the flooded model's queue takes it (its queue is full most of the time: 429)."""
     headers = {"Content-Type": "application/json"}
-    async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as response:
-        await response.read()
-        return response.status
+    async with aiohttp.ClientSession() as session:
+        for _ in range(400):
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 429:
+                    return response.status
+            await asyncio.sleep(0.01)
+        return 429
 
 
 if __name__ == "__main__":
