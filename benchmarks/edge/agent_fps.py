@@ -1,0 +1,372 @@
+"""Edge agent end-to-end frames/s vs raw onnxruntime on the same frames, and urgent alert latency.
+
+Frames/s: a simulated shift (one combine, two cameras, 320x240; written by `mlway sim shift`, cached
+under .cache/edge/) is decoded once into memory. Raw onnxruntime runs the bundle's variant with the
+same intra-op threads and session options as the runtime's backend, batch 1, on those frames: (a)
+`run` only, on tensors preprocessed ahead, and (b) preprocessing + `run`. The agent (`mlway edge run`
+library path: two file cameras read flat out, policy alternate, one inference slot, smoothing, SQLite
+outbox, status file) runs on the same video files, so it also decodes them on the way. Ratios are
+taken within one run, repeats interleaved, medians reported.
+
+Alert latency: the colour test model (mlway.edge.testing) on two cameras of real-time video with red
+segments (one urgent event each); latency is from the decode of the frame that confirmed the event
+to the webhook's answer (a real HTTP server on 127.0.0.1) and to the command's start.
+
+    flock /tmp/mlway-cpu.lock .venv/bin/python benchmarks/edge/agent_fps.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from mlway.assets import bundled_models
+from mlway.edge.agent import EdgeAgent
+from mlway.edge.config import ModelConfig, parse_config
+from mlway.edge.inference import find_bundle, pick_variant
+from mlway.edge.preprocess import ImagePreprocessor
+from mlway.edge.sources.file import FileSource
+from mlway.edge.testing import write_colour_bundle, write_colour_video
+from mlway.runtime import ImagePreprocessing
+from mlway.runtime.testing import write_bundle
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CACHE = ROOT / ".cache" / "edge"
+SHIFT_ARGS = ["--machines", "1", "--hours", "0.1", "--fps", "2", "--seed", "8", "--failure-rate", "1",
+              "--start-hour", "11", "--size", "320x240"]  # fmt: skip
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                            check=False).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src/mlway/edge", "src/mlway/runtime"], cwd=ROOT,
+                           capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    return {
+        "cores": os.cpu_count(), "cpu": cpu, "kernel": platform.release(), "python": platform.python_version(),
+        "commit": commit + ("+dirty" if dirty else ""), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "versions": {p: version(p) for p in ("onnxruntime", "av", "opencv-python-headless", "numpy")},
+    }  # fmt: skip
+
+
+def shift_dir() -> Path:
+    out = CACHE / ("bench-shift-" + "-".join(a.strip("-") for a in SHIFT_ARGS))
+    if not (out / "manifest.json").is_file():
+        shutil.rmtree(out, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "mlway", "sim", "shift", "--out", str(out), *SHIFT_ARGS], check=True)
+    return out
+
+
+def model_dir() -> tuple[str, str]:
+    """The bundled harvest-cam, or (until it is committed) the runtime's test conv net at 128x128."""
+    if "harvest-cam" in bundled_models():
+        return "harvest-cam", "bundled harvest-cam"
+    path = CACHE / "bench-conv"
+    if not (path / "mlway-bundle.yaml").is_file():
+        write_bundle(path, name="bench-conv", kind="conv", variants=("int8", "fp32"), image_size=128)
+    return str(path), "stand-in: mlway.runtime.testing conv net (int8 QDQ, 128x128), harvest-cam not bundled yet"
+
+
+def decode(path: Path, size: tuple[int, int] | None = None) -> list[np.ndarray]:
+    source = FileSource(path, pace="fast", size=size)
+    try:
+        return [pixels for _, pixels in source.read()]
+    finally:
+        source.close()
+
+
+def session(entry: Path, threads: int, options: dict[str, Any]) -> ort.InferenceSession:
+    """The runtime's onnxruntime backend settings (mlway.runtime.backends.onnxruntime), for a fair baseline."""
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if not options.get("allow_spinning", True):
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(entry), sess_options=so, providers=["CPUExecutionProvider"])
+
+
+def raw_fps(run: ort.InferenceSession, name: str, frames: list[np.ndarray], pre: ImagePreprocessor,
+            *, include_pre: bool) -> float:  # fmt: skip
+    tensors = None if include_pre else [pre(f) for f in frames]
+    for f in frames[:10]:
+        run.run(None, {name: pre(f)})
+    started = time.perf_counter()
+    if tensors is None:
+        for f in frames:
+            run.run(None, {name: pre(f)})
+    else:
+        for x in tensors:
+            run.run(None, {name: x})
+    return len(frames) / (time.perf_counter() - started)
+
+
+def raw_batched_fps(run: ort.InferenceSession, name: str, frames: list[np.ndarray], pre: ImagePreprocessor,
+                    batch: int) -> float:  # fmt: skip
+    """`run` on batches of ``batch`` tensors preprocessed ahead (what the agent's max_batch may do)."""
+    tensors = [np.concatenate([pre(f) for f in frames[i : i + batch]]) for i in range(0, len(frames), batch)]
+    started = time.perf_counter()
+    for x in tensors:
+        run.run(None, {name: x})
+    return len(frames) / (time.perf_counter() - started)
+
+
+def pipeline_fps(run: ort.InferenceSession, name: str, videos: list[Path], pre: ImagePreprocessor) -> float:
+    """A hand-written loop over the same files: decode (scaled by swscale, as the agent) -> preprocess -> run."""
+    size = (pre.width, pre.height)
+    started = time.perf_counter()
+    count = 0
+    for video in videos:
+        for pixels in decode(video, size):
+            run.run(None, {name: pre(pixels)})
+            count += 1
+    return count / (time.perf_counter() - started)
+
+
+def agreement(run: ort.InferenceSession, name: str, videos: list[Path], pre: ImagePreprocessor) -> dict[str, float]:
+    """Scaling while decoding (swscale area) vs OpenCV area resize afterwards: same top label? probability gap?"""
+    same, gaps = 0, []
+    full = [f for v in videos for f in decode(v)]
+    scaled = [f for v in videos for f in decode(v, (pre.width, pre.height))]
+    for a, b in zip(full, scaled, strict=True):
+        pa, pb = run.run(None, {name: pre(a)})[0][0], run.run(None, {name: pre(b)})[0][0]
+        same += int(np.argmax(pa) == np.argmax(pb))
+        gaps.append(float(np.abs(pa - pb).max()))
+    return {"frames": len(full), "top1_agreement": same / len(full), "max_prob_gap": max(gaps),
+            "mean_prob_gap": float(np.mean(gaps))}  # fmt: skip
+
+
+class MemorySource:
+    """A camera whose frames are already decoded (the same frames raw onnxruntime gets)."""
+
+    finite = True
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        self.frames = frames
+
+    def read(self) -> Iterator[tuple[float | None, np.ndarray]]:
+        for i, pixels in enumerate(self.frames):
+            yield i * 0.5, pixels
+
+    def close(self) -> None:
+        return None
+
+
+def agent_fps(model: str, videos: list[Path], threads: int, isolation: str, work: Path,
+              memory: dict[str, list[np.ndarray]] | None = None,
+              max_batch: int = 4) -> tuple[float, dict[str, Any]]:  # fmt: skip
+    shutil.rmtree(work, ignore_errors=True)
+    config = parse_config({
+        "device_id": "bench", "state_dir": str(work),
+        "model": {"name": model, "threads": threads, "isolation": isolation},
+        "cameras": [{"name": f"cam{i}", "source": str(v), "pace": "fast"} for i, v in enumerate(videos)],
+        "scheduler": {"policy": "alternate", "max_batch": max_batch}, "summary_every_s": 5,
+    })  # fmt: skip
+    if memory is None:
+        agent = EdgeAgent(config)
+    else:
+        agent = EdgeAgent(config, opener=lambda camera, size: MemorySource(memory[camera.name]))  # noqa: ARG005
+    agent.start()
+    started = time.perf_counter()
+    agent.run()
+    elapsed = time.perf_counter() - started
+    agent.stop()
+    status = agent.status()
+    inferred = sum(c.inferred for c in status.cameras.values())
+    dropped = sum(c.dropped + c.skipped for c in status.cameras.values())
+    return inferred / elapsed, {"inferred": inferred, "dropped": dropped, "events": status.events.started,
+                                "variant": status.model.variant if status.model else "?"}  # fmt: skip
+
+
+def bench_fps(args: argparse.Namespace) -> dict[str, Any]:
+    shift = shift_dir()
+    manifest = json.loads((shift / "manifest.json").read_text())
+    videos = [shift / manifest["machines"][0]["videos"][c] for c in ("header", "auger")]
+    per_camera = {f"cam{i}": decode(v) for i, v in enumerate(videos)}
+    frames = [f for fs in per_camera.values() for f in fs]
+    model, about = model_dir()
+    bundle = find_bundle(model)
+    rows = []
+    for threads in args.threads:
+        pick = pick_variant(bundle, ModelConfig(name=model, threads=threads), required_fps=None)
+        variant = pick.variant
+        specs = bundle.manifest.input_specs(variant)
+        spec = bundle.manifest.preprocessing or ImagePreprocessing(input=specs[0].name)
+        assert isinstance(spec, ImagePreprocessing)
+        tensor = next(t for t in specs if t.name == spec.input)
+        pre = ImagePreprocessor(spec, tensor)
+        run = session(bundle.path_of(variant.entry), threads, dict(variant.options))
+        names = ["raw_run", "raw_run_b4", "raw_pre_run", "raw_pipeline", "agent", "agent_b1", "agent_memory",
+                 "agent_worker"]  # fmt: skip
+        samples: dict[str, list[float]] = {name: [] for name in names}
+        detail: dict[str, Any] = {}
+        for _ in range(args.repeats):
+            samples["raw_run"].append(raw_fps(run, tensor.name, frames, pre, include_pre=False))
+            samples["raw_run_b4"].append(raw_batched_fps(run, tensor.name, frames, pre, 4))
+            samples["raw_pre_run"].append(raw_fps(run, tensor.name, frames, pre, include_pre=True))
+            samples["raw_pipeline"].append(pipeline_fps(run, tensor.name, videos, pre))
+            fps, detail = agent_fps(model, videos, threads, "in-process", CACHE / "bench-agent-state")
+            samples["agent"].append(fps)
+            fps, _ = agent_fps(model, videos, threads, "in-process", CACHE / "bench-agent-state", max_batch=1)
+            samples["agent_b1"].append(fps)
+            fps, _ = agent_fps(model, videos, threads, "in-process", CACHE / "bench-agent-state", per_camera)
+            samples["agent_memory"].append(fps)
+            fps, detail_w = agent_fps(model, videos, threads, "worker", CACHE / "bench-agent-state")
+            samples["agent_worker"].append(fps)
+        med = {k: statistics.median(v) for k, v in samples.items()}
+        rows.append({"threads": threads, "variant": variant.name, "input": f"{pre.width}x{pre.height}",
+                     "frames": len(frames), "median_fps": med, "samples": samples, "agent_detail": detail,
+                     "agent_worker_detail": detail_w,
+                     "ratio_agent_vs_raw_run": med["agent"] / med["raw_run"],
+                     "ratio_agent_vs_raw_pre_run": med["agent"] / med["raw_pre_run"],
+                     "ratio_agent_vs_raw_pipeline": med["agent"] / med["raw_pipeline"],
+                     "ratio_memory_vs_raw_pre_run": med["agent_memory"] / med["raw_pre_run"],
+                     "ratio_memory_vs_raw_run": med["agent_memory"] / med["raw_run"],
+                     "ratio_b1_vs_raw_run": med["agent_b1"] / med["raw_run"],
+                     "ratio_agent_vs_raw_run_b4": med["agent"] / med["raw_run_b4"],
+                     "ratio_worker_vs_raw_run": med["agent_worker"] / med["raw_run"]})  # fmt: skip
+        print(json.dumps(rows[-1]["median_fps"]), f"agent/raw_run {rows[-1]['ratio_agent_vs_raw_run']:.3f}", flush=True)
+    agree = agreement(run, tensor.name, videos, pre)
+    print("decode-resize agreement", agree, flush=True)
+    return {"model": about, "rows": rows, "agreement": agree}
+
+
+class Hook(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:  # noqa: ARG002 - silence the access log
+        return
+
+
+def bench_latency(args: argparse.Namespace) -> dict[str, Any]:
+    work = CACHE / "bench-latency"
+    shutil.rmtree(work, ignore_errors=True)
+    write_colour_bundle(work / "colour")
+    segments = [("black", 1.5), ("red", 1.5)] * args.alerts_per_camera + [("black", 1.5)]
+    videos = [write_colour_video(work / f"cam{i}.mp4", segments[i:] if i else segments, fps=10, width=320, height=240)
+              for i in range(2)]  # fmt: skip
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    out: dict[str, Any] = {}
+    try:
+        for pace in ("realtime", "fast"):
+            shutil.rmtree(work / "state", ignore_errors=True)
+            config = parse_config({
+                "device_id": "bench", "state_dir": str(work / "state"), "model": {"name": str(work / "colour")},
+                "cameras": [{"name": f"cam{i}", "source": str(v), "pace": pace} for i, v in enumerate(videos)],
+                "smoothing": {"window": 3, "min_duration_s": 0.5, "min_gap_s": 0.5},
+                "alerts": {"webhook": f"http://127.0.0.1:{server.server_address[1]}/alert", "log": False,
+                           "command": ["/bin/true"]},
+            })  # fmt: skip
+            agent = EdgeAgent(config).start()
+            agent.run()
+            agent.stop()
+            per_sink: dict[str, Any] = {}
+            for sink in ("webhook", "command"):
+                ms = sorted(r.latency_s * 1000 for r in agent.alerter.results if r.sink == sink and r.ok)
+                failed = sum(1 for r in agent.alerter.results if r.sink == sink and not r.ok)
+                q = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else ms * 99
+                per_sink[sink] = {"n": len(ms), "failed": failed, "p50_ms": q[49], "p90_ms": q[89],
+                                  "p99_ms": q[98], "max_ms": ms[-1] if ms else None}  # fmt: skip
+            out[pace] = per_sink
+            print(pace, json.dumps(per_sink), flush=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return out
+
+
+def markdown(info: dict[str, Any], fps: dict[str, Any], latency: dict[str, Any], command: str) -> str:
+    v = ", ".join(f"{k} {x}" for k, x in info["versions"].items())
+    lines = [
+        "# Edge agent: end-to-end frames/s vs raw onnxruntime, urgent alert latency", "",
+        f"- machine: {info['cores']} cores, {info['cpu']}, Linux {info['kernel']}, Python {info['python']}",
+        f"- commit: `{info['commit']}`, date: {info['date']}", f"- versions: {v}", f"- command: `{command}`",
+        f"- model: {fps['model']}", "",
+        ("Frames/s on one simulated combine's two cameras (320x240 H.264). raw run: onnxruntime `run` on "
+         "tensors preprocessed ahead (frames decoded once into memory); raw pre+run: preprocessing (OpenCV area "
+         "resize, scale, NCHW) + `run` on the decoded frames; raw pipeline: a hand-written loop over the same "
+         "files (PyAV decode scaled by swscale, preprocess, run). agent: `EdgeAgent` reading the same files "
+         "(two file cameras flat out, policy alternate, one inference slot, decode on the source threads, "
+         "smoothing, SQLite outbox with WAL + synchronous=FULL, status file every second). Same variant and "
+         "intra-op threads everywhere; medians of interleaved repeats. agent (decoded frames): the agent fed "
+         "the frames raw onnxruntime gets, already decoded, from memory (OpenCV resize, as raw pre+run). The agent "
+         "batches up to 4 frames already waiting (scheduler.max_batch, default 4); raw run b4 is onnxruntime at "
+         "batch 4, and the agent with max_batch 1 is shown too."), "",
+        ("| threads | variant | input | frames | raw run b1 | raw run b4 | raw pre+run | raw pipeline | agent (files) "
+         "| agent / raw run b1 | agent / raw run b4 | agent / raw pipeline | agent max_batch 1 (files) | "
+         "agent (decoded frames) / raw pre+run | agent worker process (files) |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for r in fps["rows"]:
+        m = r["median_fps"]
+        lines.append(f"| {r['threads']} | {r['variant']} | {r['input']} | {r['frames']} | {m['raw_run']:.0f} | "
+                     f"{m['raw_run_b4']:.0f} | {m['raw_pre_run']:.0f} | {m['raw_pipeline']:.0f} | {m['agent']:.0f} | "
+                     f"**{r['ratio_agent_vs_raw_run']:.1%}** | {r['ratio_agent_vs_raw_run_b4']:.1%} | "
+                     f"**{r['ratio_agent_vs_raw_pipeline']:.1%}** | {m['agent_b1']:.0f} "
+                     f"({r['ratio_b1_vs_raw_run']:.1%} of raw run b1) | {m['agent_memory']:.0f}: "
+                     f"**{r['ratio_memory_vs_raw_pre_run']:.1%}** | {m['agent_worker']:.0f} "
+                     f"({r['ratio_worker_vs_raw_run']:.1%} of raw run b1) |")  # fmt: skip
+    a = fps["agreement"]
+    lines += ["", (f"Scaling in the decoder (swscale area, the agent's default `model.decode_resize`) vs OpenCV area "
+                   f"resize after decoding, same model: top label agrees on {a['top1_agreement']:.2%} of "
+                   f"{a['frames']} frames, largest probability gap {a['max_prob_gap']:.3f} (mean "
+                   f"{a['mean_prob_gap']:.4f}).")]  # fmt: skip
+    lines += ["", ("Urgent alert latency (decode of the confirming frame -> webhook answered / command started), "
+                   "colour test model, two cameras at 10 frames/s:"), "",
+              "| pace | sink | alerts | failed | p50 ms | p90 ms | p99 ms | max ms |",
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for pace, sinks in latency.items():
+        for sink, s in sinks.items():
+            lines.append(f"| {pace} | {sink} | {s['n']} | {s['failed']} | {s['p50_ms']:.1f} | {s['p90_ms']:.1f} | "
+                         f"{s['p99_ms']:.1f} | {s['max_ms']:.1f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--alerts-per-camera", type=int, default=10)
+    args = parser.parse_args()
+    info = machine()
+    fps = bench_fps(args)
+    latency = bench_latency(args)
+    command = "flock /tmp/mlway-cpu.lock .venv/bin/python benchmarks/edge/agent_fps.py " + " ".join(sys.argv[1:])
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "agent_fps.json").write_text(json.dumps({"machine": info, "fps": fps, "latency": latency},
+                                                                indent=2) + "\n")  # fmt: skip
+    (HERE / "results" / "agent_fps.md").write_text(markdown(info, fps, latency, command.strip()))
+    print((HERE / "results" / "agent_fps.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
