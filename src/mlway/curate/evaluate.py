@@ -159,7 +159,7 @@ SMOOTHING_BASE = SmoothingConfig(window=1000)
 
 
 def tune_smoothing(
-    streams: Sequence[StreamScores],
+    variants: Sequence[Sequence[StreamScores]],
     truth: Sequence[Span],
     grid: dict[str, Sequence[float]],
     base: SmoothingConfig | None = None,
@@ -167,7 +167,8 @@ def tune_smoothing(
     min_iou: float = 0.3,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[SmoothingConfig, float]:
-    """The grid point with the best worst-class event F1 over EVENT_CLASSES (ties: the earlier point)."""
+    """The grid point with the best worst event F1 over EVENT_CLASSES and over ``variants`` (each a model's scores
+    of the same streams), so one setting suits every variant of a bundle; ties: the better mean, then the earlier."""
     base = base or SMOOTHING_BASE
     best: tuple[float, float, SmoothingConfig] | None = None
     keys = list(grid)
@@ -179,8 +180,11 @@ def tune_smoothing(
         if settings.get("exit", base.exit) > settings.get("enter", base.enter):
             continue
         config = base.model_copy(update=settings)
-        scores = event_scores(predicted_spans(streams, config), truth, min_iou=min_iou)
-        f1s = [_f1(s) for s in scores.values()]
+        f1s = [
+            _f1(score)
+            for streams in variants
+            for score in event_scores(predicted_spans(streams, config), truth, min_iou=min_iou).values()
+        ]
         key = (min(f1s), float(np.mean(f1s)))
         if best is None or key > best[:2]:
             best = (*key, config)

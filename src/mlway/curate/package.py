@@ -49,7 +49,7 @@ class VariantPlan:
 
 
 def write_bundle(directory: Path, *, name: str, version: str, full: Size, variants: list[VariantPlan],
-                 description: str, threads: int) -> Bundle:  # fmt: skip
+                 description: str) -> Bundle:  # fmt: skip
     """Write the manifest (sha256 of every file) next to the ONNX files already in ``directory``."""
     width, height = full
     entries = [
@@ -77,7 +77,9 @@ def write_bundle(directory: Path, *, name: str, version: str, full: Size, varian
         preprocessing=ImagePreprocessing(input=INPUT, layout="NCHW", color="RGB", resize="stretch", scale=1 / 255),
         labels=list(CLASSES),
         variants=entries,
-        quota=Quota(memory=DEFAULT_QUOTA, cpu_threads=max(1, min(threads, 2))),
+        # one core: a frame takes well under a millisecond on one thread, far more than cameras deliver, and the
+        # runtime never shares cores, so asking for two would block a neighbour on a two-core board
+        quota=Quota(memory=DEFAULT_QUOTA, cpu_threads=1),
     )
     write_manifest(directory, manifest)
     return load_bundle(directory)

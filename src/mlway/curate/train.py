@@ -6,6 +6,8 @@ check     a class missing or with too few frames is an error naming the class an
 fit       a narrow ResNet (mlway.curate.model), best epoch on validation balanced accuracy
 calibrate temperature scaling on the validation logits (ECE before and after)
 export    fp32 ONNX with the temperature baked in; int8 static QDQ calibrated on training frames
+smooth    one smoothing setting (mlway.core.smoothing) with the best worst event F1 over every variant's
+          validation scores, so the reduced variant gets no spurious events either
 package   bundle with variants fp32, int8, int8 at the reduced size, each with validation metrics,
           measured latency and memory (mlway.runtime.measure_bundle); training.json beside it
 """
@@ -70,7 +72,7 @@ class TrainReport:
     history: list[dict[str, float]]
     variants: dict[str, dict[str, float]]
     smoothing: dict[str, Any]
-    validation_events: dict[str, dict[str, float]]
+    validation_events: dict[str, dict[str, dict[str, float]]]  # variant -> event class -> scores
     seconds: dict[str, float]
     warnings: list[str] = field(default_factory=list)
     machine: str = ""
@@ -143,8 +145,10 @@ class _Data:
     warnings: list[str]
 
 
-def _variants(stage: Path, model: Any, temperature: float, data: _Data, config: TrainConfig) -> list[Any]:
-    """Export fp32 and int8, and measure each variant's quality on the validation machines."""
+def _variants(
+    stage: Path, model: Any, temperature: float, data: _Data, config: TrainConfig
+) -> tuple[list[Any], dict[str, np.ndarray]]:
+    """Export fp32 and int8; each variant's plan with its quality on the validation machines, and its probabilities."""
     from mlway.curate.export import export_onnx, quantize_int8  # noqa: PLC0415 - torch and onnx
     from mlway.curate.inference import predict  # noqa: PLC0415
     from mlway.curate.metrics import frame_metrics  # noqa: PLC0415
@@ -153,7 +157,7 @@ def _variants(stage: Path, model: Any, temperature: float, data: _Data, config: 
     fp32 = export_onnx(model, temperature, stage / "fp32.onnx", config.size)
     int8 = quantize_int8(fp32, stage / "int8.onnx", _calibration_frames(data.train, config))
     reduced = f"int8-{config.reduced_width}x{config.reduced_height}"
-    plans = []
+    plans, scores = [], {}
     for name, path, size in [
         ("fp32", fp32, config.size),
         ("int8", int8, config.size),
@@ -162,20 +166,27 @@ def _variants(stage: Path, model: Any, temperature: float, data: _Data, config: 
         probs = predict(path, data.val.images[size], threads=config.threads)
         metrics = frame_metrics(probs, data.val.labels, CLASSES).flat("val_")
         plans.append(VariantPlan(name, path.name, size, metrics, _describe(name, size)))
-    return plans
+        scores[name] = probs
+    return plans, scores
 
 
 def _smoothing(
-    roots: list[Path], data: _Data, probs: np.ndarray, progress: Callable[[int, int], None]
-) -> tuple[SmoothingConfig, dict[str, dict[str, float]]]:
-    """Smoothing settings with the best event F1 on the validation machines, and the scores they reach there."""
+    roots: list[Path], data: _Data, scores: dict[str, np.ndarray], progress: Callable[[int, int], None]
+) -> tuple[SmoothingConfig, dict[str, dict[str, dict[str, float]]]]:
+    """One smoothing setting with the best worst event F1 over every variant on the validation machines,
+    and the event scores each variant reaches there with it."""
     from mlway.curate import evaluate  # noqa: PLC0415
 
-    streams = evaluate.streams_of(data.val, probs, np.log(np.clip(probs, 1e-12, 1.0)))
+    variants = {
+        name: evaluate.streams_of(data.val, probs, np.log(np.clip(probs, 1e-12, 1.0))) for name, probs in scores.items()
+    }
     truth = evaluate.truth_spans(roots, set(data.val_ids))
-    config, _ = evaluate.tune_smoothing(streams, truth, evaluate.SMOOTHING_GRID, progress=progress)
-    scores = evaluate.event_scores(evaluate.predicted_spans(streams, config), truth)
-    return config, evaluate.score_table(scores)
+    config, _ = evaluate.tune_smoothing(list(variants.values()), truth, evaluate.SMOOTHING_GRID, progress=progress)
+    events = {
+        name: evaluate.score_table(evaluate.event_scores(evaluate.predicted_spans(streams, config), truth))
+        for name, streams in variants.items()
+    }
+    return config, events
 
 
 def train(
@@ -210,15 +221,17 @@ def train(
     mark = time.perf_counter()
     logits = fitting.predict_logits(fitted.model, data.val.images[config.size])
     temperature = fit_temperature(logits, data.val.labels)
-    smoothing, events = _smoothing(roots, data, softmax(logits, temperature), tell("smoothing"))
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as scratch:
         stage = Path(scratch) / "bundle"
         told("export")(0, 1, "ONNX fp32 and int8 (static QDQ), validation of each variant")
-        plans = _variants(stage, fitted.model, temperature, data, config)
+        plans, scores = _variants(stage, fitted.model, temperature, data, config)
         seconds["export"] = time.perf_counter() - mark
         mark = time.perf_counter()
+        smoothing, events = _smoothing(roots, data, scores, tell("smoothing"))
+        seconds["smoothing"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         bundle = write_bundle(stage, name=config.name, version=config.version, full=config.size, variants=plans,
-                              description=_bundle_description(temperature), threads=config.threads)  # fmt: skip
+                              description=_bundle_description(temperature))  # fmt: skip
         if config.measure:
             threads = [1, 2] if config.threads > 1 else [1]
             bundle = measure(bundle, threads, progress=lambda line: told("measure")(0, 1, line))
