@@ -137,7 +137,8 @@ class EdgeAgent:
             return self._opener(camera, size)
 
         for camera_config in config.cameras:
-            runner = SourceRunner(camera_config, self.scheduler.offer, opener=opener, on_fault=self._fault)
+            runner = SourceRunner(camera_config, self.scheduler.offer, opener=opener, on_fault=self._fault,
+                                  prepare=self.model.preprocess)  # fmt: skip
             self.runners[camera_config.name] = runner
             runner.start()
         if config.hub is not None:
@@ -220,7 +221,7 @@ class EdgeAgent:
                     return
                 continue
             try:
-                for frame, probs in zip(frames, model.scores_batch([f.pixels for f in frames]), strict=True):
+                for frame, probs in zip(frames, model.scores_frames(frames), strict=True):
                     stage.push(frame, probs)
             except MlwayError as exc:
                 self._fault(f"camera {frames[0].camera}: inference failed: {exc.message}")

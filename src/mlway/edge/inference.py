@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from mlway.core.errors import ConfigError, MlwayError, NotFoundError
 from mlway.core.units import format_bytes
 from mlway.edge.config import ModelConfig
 from mlway.edge.preprocess import ImagePreprocessor
+from mlway.edge.sources.base import Frame
 from mlway.runtime import (
     Budget,
     Bundle,
@@ -134,6 +136,15 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+def _options(variant: Variant) -> dict[str, str | int | float | bool]:
+    """The variant's backend options; for onnxruntime, idle intra-op threads do not spin unless the variant
+    says so: in the agent the model shares the cores with the decoders, which spinning threads starve."""
+    options = dict(variant.options)
+    if variant.backend == "onnxruntime":
+        options.setdefault("allow_spinning", False)
+    return options
+
+
 class InProcessEngine:
     """The backend loaded in this process."""
 
@@ -148,7 +159,7 @@ class InProcessEngine:
             inputs=tuple(manifest.input_specs(variant)),
             outputs=tuple(manifest.outputs),
             threads=threads,
-            options=dict(variant.options),
+            options=_options(variant),
         )
         self._backend = get_backend(variant.backend)(spec)
         self._backend.load()
@@ -246,6 +257,11 @@ class Model:
         if len(frames) == 1:
             return self._probabilities(self.preprocess(frames[0]))
         return self._probabilities(np.concatenate([self.preprocess(f) for f in frames]))
+
+    def scores_frames(self, frames: Sequence[Frame]) -> list[list[float]]:
+        """Class probabilities of frames (preprocessed by their source thread, or here), in one call."""
+        tensors = [f.tensor if f.tensor is not None else self.preprocess(f.pixels) for f in frames]
+        return self._probabilities(tensors[0] if len(tensors) == 1 else np.concatenate(tensors))
 
     def _probabilities(self, batch: NDArray[np.float32]) -> list[list[float]]:
         out = np.asarray(self._engine.run({self._input: batch})[self._output], np.float64)

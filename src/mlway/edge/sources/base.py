@@ -31,6 +31,8 @@ class Frame:
     """``time.monotonic()`` when the frame was decoded (alert latency is measured from here)."""
     pixels: NDArray[np.uint8]
     """RGB uint8 (height, width, 3)."""
+    tensor: NDArray[np.float32] | None = None
+    """The model's input for this frame, when the source thread already preprocessed it."""
 
 
 class Source(Protocol):

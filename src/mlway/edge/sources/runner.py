@@ -55,8 +55,12 @@ class SourceRunner:
         on_fault: Callable[[str], None] = log.warning,
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 30.0,
+        prepare: Callable[[NDArray[np.uint8]], NDArray[np.float32]] | None = None,
     ) -> None:
+        """``prepare``: the model's preprocessing, run here on the camera's thread (beside decoding, in
+        parallel with inference) so the inference slot only runs the model."""
         self.camera = camera
+        self._prepare = prepare
         self._deliver = deliver
         self._opener = opener
         self._on_fault = on_fault
@@ -164,7 +168,8 @@ class SourceRunner:
     def _emit(self, seconds: float | None, pixels: NDArray[np.uint8], attempt: _Attempt) -> None:
         now = time.monotonic()
         time_s = self._stream_time(seconds, now)
-        frame = Frame(self.camera.name, self.frames, time_s, time.time(), now, pixels)
+        tensor = self._prepare(pixels) if self._prepare is not None else None
+        frame = Frame(self.camera.name, self.frames, time_s, time.time(), now, pixels, tensor)
         self.state = "running"
         self.frames += 1
         attempt.frames += 1
