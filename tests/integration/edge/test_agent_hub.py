@@ -57,6 +57,11 @@ def test_events_reach_the_hub_and_the_alert_does_not_wait_for_the_link(
         assert drained.store is not None
         assert drained.store.backlog_records == 0
         events = {(e["source"], e["label"]): e for e in hub_events(hub.url)}
+        with urllib.request.urlopen(hub.url + "/v1/fleet", timeout=10) as response:
+            [device] = json.loads(response.read())["devices"]
+    heartbeat = device["last_heartbeat"]  # the agent's heartbeat was accepted by the hub
+    assert heartbeat["model_version"] == "colour@1.0.0/fp32"
+    assert set(heartbeat["cameras"]) == {"header", "auger"}
     assert set(events) == {("header", "unloading_failure"), ("auger", "unloading")}
     failure = events["header", "unloading_failure"]
     assert failure["urgent"]
