@@ -6,6 +6,12 @@ oldest job and every later job with the same key (same trailing shapes and dtype
 after the oldest job arrived for more to come; jobs that arrive while every slot is busy are batched
 anyway. At most ``concurrency`` batches run at once (the model's ``max_concurrency``); at most
 ``max_queue`` jobs wait beyond them, and one more is refused at once with ``OverloadedError`` (429).
+
+``pipeline`` more batches may be sent ahead while ``concurrency`` run, but only full ones
+(``max_batch`` items waiting): they queue inside the worker process, so it starts the next call the
+moment the current one ends instead of idling while the answer crosses back, is written to the client
+and the next batch is formed and sent. A partial batch is never sent ahead: it would split items
+that the next free slot takes whole.
 A job past its deadline fails with the error ``expired(job)`` builds (504), whether it is still
 queued or already running.
 """
@@ -65,12 +71,14 @@ class Batcher(Generic[P]):
         concurrency: int,
         expired: Callable[[Job[P]], BaseException],
         overload_hint: str,
+        pipeline: int = 0,
     ) -> None:
         self.model = model
         self.max_batch = max_batch
         self.max_delay = max_delay
         self.max_queue = max_queue
         self.concurrency = concurrency
+        self.pipeline = pipeline
         self._run = run
         self._expired = expired
         self._overload_hint = overload_hint
@@ -126,13 +134,15 @@ class Batcher(Generic[P]):
             self._timer.cancel()
             self._timer = None
         loop = asyncio.get_running_loop()
-        while self._queue and self._running < self.concurrency:
+        while self._queue and self._running < self.concurrency + self.pipeline:
             while self._queue and self._queue[0].future.done():
                 self._queue.popleft()
             if not self._queue:
                 return
             head = self._queue[0]
             waiting = sum(j.size for j in self._queue if j.key == head.key)
+            if self._running >= self.concurrency and waiting < self.max_batch:
+                return  # only a full batch goes ahead; the rest waits for a slot to free
             ready_at = head.enqueued + self.max_delay
             if waiting < self.max_batch and loop.time() < ready_at and not self._closed:
                 self._timer = loop.call_at(ready_at, self._dispatch)

@@ -4,7 +4,8 @@ Tensor requests are checked against the serving variant's input specs before the
 name, dtype or shape is a 400 naming what was expected), batched along the first axis when every
 input and output starts with the same named dimension, and split back per request. Text requests
 are tokenized, inferred and pooled as one batch; tokenizing and pooling run on a small thread pool
-so the event loop only does I/O. Inference itself crosses to the runtime's worker process.
+so the event loop only does I/O. Inference itself crosses to the runtime's worker process; one full
+batch more than ``max_concurrency`` is sent ahead to wait there (see ``Batcher``'s ``pipeline``).
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ class ServedModel:
             "max_delay": limits.max_delay_s,
             "max_queue": quota.max_queue,
             "concurrency": quota.max_concurrency,
+            # one full batch waits inside the worker while another runs, so it never idles between calls
+            # (the host holds max_concurrency + max_queue requests per worker: with no queue, none ahead)
+            "pipeline": 1 if quota.max_queue >= 1 else 0,
             "expired": lambda _job: self.deadline_error(),
             "overload_hint": f"retry later, or raise max_queue ({quota.max_queue}) in the quota of "
             f"{bundle.manifest_path}",

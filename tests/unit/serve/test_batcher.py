@@ -159,3 +159,37 @@ def test_close_fails_queued_requests_and_refuses_new_ones() -> None:
             b.submit("late", size=1, key="k", deadline=far())
 
     run(scenario)
+
+
+def test_a_full_batch_is_sent_ahead_while_one_runs_so_the_worker_never_waits_for_it() -> None:
+    async def scenario() -> None:
+        worker = Worker()
+        b = batcher(worker, max_batch=2, pipeline=1)
+        worker.gate.clear()
+        futures = [b.submit(x, size=2, key="k", deadline=far()) for x in ("a", "b", "c")]
+        await asyncio.sleep(0)
+        assert worker.batches == [["a"], ["b"]]  # the second full batch went ahead of the first's answer
+        assert b.running == 2
+        assert b.depth == 1  # no more than one ahead
+        worker.gate.set()
+        assert await asyncio.gather(*futures) == ["a", "b", "c"]
+
+    run(scenario)
+
+
+def test_a_partial_batch_is_not_sent_ahead_but_waits_to_be_taken_whole() -> None:
+    async def scenario() -> None:
+        worker = Worker()
+        b = batcher(worker, max_batch=4, pipeline=1)
+        worker.gate.clear()
+        first = b.submit("a", size=4, key="k", deadline=far())
+        await asyncio.sleep(0)
+        rest = [b.submit(x, size=1, key="k", deadline=far()) for x in "bcd"]
+        await asyncio.sleep(0.01)
+        assert worker.batches == [["a"]]
+        assert b.depth == 3
+        worker.gate.set()
+        assert await asyncio.gather(first, *rest) == ["a", "b", "c", "d"]
+        assert worker.batches == [["a"], ["b", "c", "d"]]
+
+    run(scenario)
