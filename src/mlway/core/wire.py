@@ -58,6 +58,13 @@ class EventRecord(StrictModel):
     start_wall: float = Field(ge=0, description="Wall time of the event's first frame.")
     time_wall: float = Field(ge=0, description="Wall time of the frame that caused this update.")
     end_wall: float | None = Field(default=None, ge=0, description="end only: wall time of the last frame.")
+    start_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Stream time of the first frame: seconds on the camera's own clock "
+        "(for a recording, the position in the file), exact where wall times are estimates.",
+    )
+    end_s: float | None = Field(default=None, ge=0, description="end only: stream time of the last frame.")
     confidence: float = Field(ge=0, le=1)
     peak: float = Field(ge=0, le=1)
     frames: int = Field(ge=0)
@@ -139,6 +146,8 @@ class HubEvent(StrictModel):
     state: Literal["open", "ended"]
     start_wall: float
     end_wall: float | None
+    start_s: float | None = None
+    end_s: float | None = None
     confidence: float
     peak: float
     unsure: bool

@@ -49,6 +49,8 @@ TABLES = (
         state VARCHAR(8) NOT NULL CHECK (state IN ('open', 'ended')),
         start_wall DOUBLE PRECISION NOT NULL,
         end_wall DOUBLE PRECISION,
+        start_s DOUBLE PRECISION,
+        end_s DOUBLE PRECISION,
         confidence DOUBLE PRECISION NOT NULL,
         peak DOUBLE PRECISION NOT NULL,
         unsure BOOLEAN NOT NULL,

@@ -57,11 +57,12 @@ _INSERT_RECORD = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _NEWER = "excluded.last_seq > events.last_seq"
-_LATEST = ("label", "source", "state", "start_wall", "end_wall", "confidence", "peak", "unsure", "urgent")
+_LATEST = ("label", "source", "state", "start_wall", "end_wall", "start_s", "end_s", "confidence", "peak", "unsure",
+           "urgent")  # fmt: skip
 _UPSERT_EVENT = (  # column names are the constants above
-    "INSERT INTO events (device_id, event_id, label, source, state, start_wall, end_wall, confidence, peak,"  # noqa: S608
-    " unsure, urgent, model_version, updates, clock_trusted, last_seq)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"
+    "INSERT INTO events (device_id, event_id, label, source, state, start_wall, end_wall, start_s, end_s,"  # noqa: S608
+    " confidence, peak, unsure, urgent, model_version, updates, clock_trusted, last_seq)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"
     " ON CONFLICT (device_id, event_id) DO UPDATE SET updates = events.updates + 1, "
     + ", ".join(
         f"{column} = CASE WHEN {_NEWER} THEN excluded.{column} ELSE events.{column} END"
@@ -382,7 +383,8 @@ class HubStore:
             where.append("start_wall >= ?")
             params.append(since)
         sql = (  # only constant column names; values are parameters
-            "SELECT device_id, event_id, label, source, state, start_wall, end_wall, confidence, peak, unsure,"  # noqa: S608
+            "SELECT device_id, event_id, label, source, state, start_wall, end_wall, start_s, end_s, confidence, peak,"  # noqa: S608
+            " unsure,"
             " urgent, model_version, updates, clock_trusted FROM events"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY start_wall DESC, device_id, event_id LIMIT ?"
@@ -425,6 +427,8 @@ def _event_row(device: str, r: EventRecord) -> tuple[object, ...]:
         state,
         r.start_wall,
         r.end_wall,
+        r.start_s,
+        r.end_s,
         r.confidence,
         r.peak,
         r.unsure,
