@@ -139,6 +139,8 @@ class EventStage:
             "start_wall": self._wall(update.source, update.start_s),
             "time_wall": self._wall(update.source, update.time_s),
             "end_wall": None if update.end_s is None else self._wall(update.source, update.end_s),
+            "start_s": max(0.0, update.start_s),
+            "end_s": None if update.end_s is None else max(0.0, update.end_s),
             "confidence": min(1.0, max(0.0, update.confidence)),
             "peak": min(1.0, max(0.0, update.peak)),
             "frames": update.frames,
