@@ -13,6 +13,7 @@ housekeeping thread (status.json every ``status_every_s``, a summary record ever
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
@@ -225,6 +226,9 @@ class EdgeAgent:
                     stage.push(frame, probs)
             except MlwayError as exc:
                 self._fault(f"camera {frames[0].camera}: inference failed: {exc.message}")
+            except Exception as exc:  # the slot thread's boundary: report and keep serving, never hang the agent
+                log.exception("inference slot error")
+                self._fault(f"camera {frames[0].camera}: frames lost to an internal error: {type(exc).__name__}: {exc}")
             finally:
                 scheduler.release(frames)
 
@@ -435,12 +439,14 @@ class _Sink:
 
     def __init__(self, agent: EdgeAgent) -> None:
         self._agent = agent
+        # fields this outbox version stores (a newer event stage may send more, e.g. stream times)
+        self._accepts = set(inspect.signature(Outbox.add_event).parameters)
 
     def add_event(self, **fields: Any) -> Any:
         outbox = self._agent.outbox
         if outbox is None:
             raise MlwayError("the outbox is not open")
-        record = outbox.add_event(**fields)
+        record = outbox.add_event(**{k: v for k, v in fields.items() if k in self._accepts})
         if self._agent.uploader is not None:
             self._agent.uploader.notify()
         return record
