@@ -68,6 +68,8 @@ class TrainReport:
     temperature: float
     ece_before: float
     ece_after: float
+    nll_before: float  # what temperature scaling minimises: never higher after (ECE can be, for a weak model)
+    nll_after: float
     best_epoch: int
     history: list[dict[str, float]]
     variants: dict[str, dict[str, float]]
@@ -199,7 +201,7 @@ def train(
 ) -> tuple[Bundle, TrainReport]:
     """Train, calibrate, export and package; see the module docstring. Needs the ``curate`` extra."""
     from mlway.curate import fit as fitting  # noqa: PLC0415 - torch loads only when training
-    from mlway.curate.calibration import ece, fit_temperature, softmax  # noqa: PLC0415
+    from mlway.curate.calibration import ece, fit_temperature, nll, softmax  # noqa: PLC0415
     from mlway.curate.package import measure, write_bundle  # noqa: PLC0415
 
     config = config or TrainConfig()
@@ -249,6 +251,8 @@ def train(
             temperature=temperature,
             ece_before=round(ece(softmax(logits), data.val.labels), 4),
             ece_after=round(ece(softmax(logits, temperature), data.val.labels), 4),
+            nll_before=round(nll(logits, data.val.labels), 4),
+            nll_after=round(nll(logits, data.val.labels, temperature), 4),
             best_epoch=fitted.best_epoch,
             history=fitted.history,
             variants={p.name: dict(p.metrics) for p in plans},

@@ -42,7 +42,8 @@ def test_a_tiny_training_run_writes_a_bundle_that_the_runtime_accepts(unloading_
     report = json.loads((out / "training.json").read_text())
     assert report["train_machines"] == ["combine-01"]
     assert report["temperature"] > 0
-    assert report["ece_after"] <= report["ece_before"] + 1e-9
+    assert report["nll_after"] <= report["nll_before"]  # the temperature minimises NLL on the validation frames
+    assert 0.0 <= report["ece_after"] <= 1.0
     size = sum(p.stat().st_size for p in out.iterdir())
     assert size < 10 * 1024**2
 
