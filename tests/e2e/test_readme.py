@@ -61,7 +61,7 @@ def test_bench_quickstart_runs_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "runs" / "compare.html").is_file()
 
 
-@pytest.mark.parametrize("product", ["plan", "serve"])
+@pytest.mark.parametrize("product", ["plan", "serve", "curate"])
 def test_other_quickstarts_run_as_written(product: str, tmp_path: Path) -> None:
     done = _run_script(_quickstart(product), tmp_path, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
