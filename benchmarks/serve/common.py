@@ -146,6 +146,23 @@ def v2_body(arrays: dict[str, np.ndarray]) -> bytes:
     return orjson.dumps({"inputs": inputs}, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+def v2_binary_body(arrays: dict[str, np.ndarray]) -> tuple[bytes, dict[str, str]]:
+    """The same request in the binary tensor extension (raw bytes after the JSON), asking binary outputs."""
+    datatypes = {"float32": "FP32", "int64": "INT64"}
+    inputs = [
+        {"name": n, "shape": list(a.shape), "datatype": datatypes[a.dtype.name],
+         "parameters": {"binary_data_size": a.nbytes}}
+        for n, a in arrays.items()
+    ]  # fmt: skip
+    header = orjson.dumps({"inputs": inputs, "parameters": {"binary_data_output": True}})
+    body = header + b"".join(np.ascontiguousarray(a).tobytes() for a in arrays.values())
+    headers = {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(header))}
+    return body, headers
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 class Record:
     def __init__(self) -> None:
         self.latencies: list[float] = []
@@ -154,7 +171,9 @@ class Record:
         self.wall = 0.0
 
 
-async def closed_loop(url: str, body: bytes, *, concurrency: int, requests: int, warmup: int = 0) -> Record:
+async def closed_loop(
+    url: str, body: bytes, *, concurrency: int, requests: int, warmup: int = 0, headers: dict[str, str] | None = None
+) -> Record:
     """``concurrency`` users each sending the same POST back to back until ``requests`` answers."""
     record = Record()
     left = requests + warmup
@@ -166,7 +185,7 @@ async def closed_loop(url: str, body: bytes, *, concurrency: int, requests: int,
             while left > 0:
                 left -= 1
                 started = time.perf_counter()
-                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+                async with session.post(url, data=body, headers=headers or JSON_HEADERS) as r:
                     await r.read()
                     status = r.status
                 done += 1

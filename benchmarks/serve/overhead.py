@@ -7,7 +7,8 @@ Raw: an onnxruntime session in this process with the worker's settings (1 intra-
 core 0). Served: `mlway serve` with the same bundle, its worker on core 0 (cpu_threads 1), batches
 capped at the request's size so the server cannot merge requests into bigger batches than raw runs;
 the KServe v2 client (aiohttp) is pinned to core 1. Throughput at saturation (4 clients) and p50
-latency of one client at a time are compared in the same run.
+latency of one client at a time are compared in the same run, for KServe v2 JSON bodies and for the
+binary tensor extension (raw tensor bytes after a JSON header, in and out).
 
     .venv/bin/python benchmarks/serve/overhead.py --model minilm --batch 8
     .venv/bin/python benchmarks/serve/overhead.py --model cam --batch 1
@@ -24,7 +25,7 @@ import time
 import numpy as np
 import onnxruntime as ort
 import yaml
-from common import CACHE, WORK, Server, closed_loop, machine, pct, pin, v2_body, write_result
+from common import CACHE, WORK, Server, closed_loop, machine, pct, pin, v2_binary_body, v2_body, write_result
 from embeddings import texts_of
 
 from mlway.runtime import TextPreprocessing
@@ -74,9 +75,10 @@ def main() -> None:
         entry = bundle.directory / "fp32.onnx"
     (bundle.directory / "mlway-serve.yaml").write_text(yaml.safe_dump({"max_batch_size": args.batch}))
     body = v2_body(feeds)
+    binary_body, binary_headers = v2_binary_body(feeds)
     rows = args.batch
-    results: dict[str, list[float]] = {"raw_p50_ms": [], "raw_rows_per_s": [], "served_p50_ms": [],
-                                       "served_rows_per_s": []}  # fmt: skip
+    keys = ("raw_p50_ms", "raw_rows_per_s", "served_p50_ms", "served_rows_per_s", "binary_p50_ms", "binary_rows_per_s")
+    results: dict[str, list[float]] = {k: [] for k in keys}
     with Server(models) as server:
         url = server.url + f"/v2/models/{args.model}/infer"
         asyncio.run(closed_loop(url, body, concurrency=1, requests=50))
@@ -86,18 +88,26 @@ def main() -> None:
             pin([1])
             one = asyncio.run(closed_loop(url, body, concurrency=1, requests=args.requests, warmup=10))
             sat = asyncio.run(closed_loop(url, body, concurrency=args.concurrency, requests=args.requests, warmup=20))
-            assert set(one.statuses) == {200}, one.statuses
-            assert set(sat.statuses) == {200}, sat.statuses
+            b_one = asyncio.run(closed_loop(url, binary_body, concurrency=1, requests=args.requests, warmup=10,
+                                            headers=binary_headers))  # fmt: skip
+            b_sat = asyncio.run(closed_loop(url, binary_body, concurrency=args.concurrency, requests=args.requests,
+                                            warmup=20, headers=binary_headers))  # fmt: skip
+            for record in (one, sat, b_one, b_sat):
+                assert set(record.statuses) == {200}, record.statuses
             results["raw_p50_ms"].append(r["p50_ms"])
             results["raw_rows_per_s"].append(r["rows_per_s"])
             results["served_p50_ms"].append(pct(one.latencies, 50) * 1000)
             results["served_rows_per_s"].append(args.requests * rows / sat.wall)
+            results["binary_p50_ms"].append(pct(b_one.latencies, 50) * 1000)
+            results["binary_rows_per_s"].append(args.requests * rows / b_sat.wall)
         metrics = server.get("/v2/models")["models"][0]
         batches = server.get("/v2/models")["models"][0]["served"]
     medians = {k: statistics.median(v) for k, v in results.items()}
     summary = {
         "throughput_ratio": medians["served_rows_per_s"] / medians["raw_rows_per_s"],
         "added_p50_ms": medians["served_p50_ms"] - medians["raw_p50_ms"],
+        "binary_throughput_ratio": medians["binary_rows_per_s"] / medians["raw_rows_per_s"],
+        "binary_added_p50_ms": medians["binary_p50_ms"] - medians["raw_p50_ms"],
         "medians": medians,
         "runs": results,
         "variant": metrics["variant"],

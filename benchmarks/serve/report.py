@@ -68,6 +68,21 @@ def _embeddings_run(data: dict[str, Any]) -> str:
     )
 
 
+def _binary_rows(data: dict[str, Any]) -> str:
+    if "binary_throughput_ratio" not in data:
+        return ""
+    m, args = data["medians"], data["args"]
+    ratio, added = data["binary_throughput_ratio"], data["binary_added_p50_ms"]
+    return (
+        "With the binary tensor extension (raw bytes after a JSON header, request and response):\n\n"
+        "| | raw onnxruntime | `mlway serve` (KServe v2 binary) | goal | |\n|---|---|---|---|---|\n"
+        f"| rows/s at saturation ({args['concurrency']} clients) | {m['raw_rows_per_s']:.1f} | "
+        f"{m['binary_rows_per_s']:.1f} ({ratio:.1%} of raw) | >= 90% | {verdict(ratio >= 0.9)} |\n"
+        f"| p50 latency, one client | {m['raw_p50_ms']:.3f} ms | {m['binary_p50_ms']:.3f} ms "
+        f"(+{added:.2f} ms) | < +2 ms | {verdict(added < 2)} |\n\n"
+    )
+
+
 def overhead(datas: list[dict[str, Any]]) -> str:
     parts = []
     for data in datas:
@@ -76,12 +91,13 @@ def overhead(datas: list[dict[str, Any]]) -> str:
         parts.append(
             f"## {args['model']}, batch {args['batch']} ({data['variant']})\n\n"
             f"Run {data['machine']['date']}, commit `{data['machine']['commit']}`.\n\n"
-            f"| | raw onnxruntime | `mlway serve` (KServe v2 REST) | goal | |\n|---|---|---|---|---|\n"
+            f"| | raw onnxruntime | `mlway serve` (KServe v2 JSON) | goal | |\n|---|---|---|---|---|\n"
             f"| rows/s at saturation ({args['concurrency']} clients) | {m['raw_rows_per_s']:.1f} | "
             f"{m['served_rows_per_s']:.1f} ({ratio:.1%} of raw) | >= 90% | {verdict(ratio >= 0.9)} |\n"
             f"| p50 latency, one client | {m['raw_p50_ms']:.3f} ms | {m['served_p50_ms']:.3f} ms "
             f"(+{added:.2f} ms) | < +2 ms | {verdict(added < 2)} |\n\n"
-            "Per-repeat values: "
+            + _binary_rows(data)
+            + "Per-repeat values: "
             + "; ".join(f"{k} {', '.join(f'{x:.3g}' for x in v)}" for k, v in data["runs"].items())
             + "\n"
         )

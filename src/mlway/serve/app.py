@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from mlway import __version__
 from mlway.serve import errors
+from mlway.serve.binary import BinaryTensors
 from mlway.serve.middleware import BodyLimit, EarlyOverload, JsonBodies
 from mlway.serve.routes import health, infer, metrics, models, openai
 from mlway.serve.state import ServerState
@@ -40,6 +41,7 @@ def create_app(state: ServerState) -> FastAPI:
         app.include_router(router)
     errors.install(app)
     _document_models(app, state)
+    app.add_middleware(BinaryTensors)  # inside EarlyOverload: a full queue refuses before the body is read
     app.add_middleware(EarlyOverload, refuse=lambda name: _refusal(state, name))
     app.add_middleware(JsonBodies)
     app.add_middleware(BodyLimit, max_bytes=state.settings.max_body_bytes)

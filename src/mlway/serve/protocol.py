@@ -3,7 +3,7 @@
 Tensor ``data`` is accepted flat (row-major, as the protocol says) or nested; its element count must
 equal the product of ``shape``. Numbers must fit the datatype: a fraction for an INT64 input, a value
 out of range or a string for FP32 is a 400 that says what was expected. Binary tensor data (the
-protocol's binary extension) is not supported.
+protocol's binary extension) is read and written by ``mlway.serve.binary``.
 """
 
 from __future__ import annotations
@@ -46,15 +46,21 @@ class RequestInput(StrictModel):
     name: TensorName = Field(description="The model input's name (see the model metadata).")
     shape: list[Annotated[int, Field(ge=0, le=1 << 31)]] = Field(max_length=8, description="Dimensions.")
     datatype: Datatype = Field(description="Element type: FP32, INT64, ... (BYTES for text on embed models).")
-    parameters: Parameters | None = Field(default=None, description="Per-input parameters (ignored).")
-    data: list[Any] = Field(description="Elements in row-major order, flat or nested.")
+    parameters: Parameters | None = Field(
+        default=None, description="binary_data_size: the input's bytes follow the JSON (binary extension)."
+    )
+    data: list[Any] | None = Field(
+        default=None, description="Elements in row-major order, flat or nested (absent for binary data)."
+    )
 
 
 class RequestOutput(StrictModel):
     """An output the client asks for; without any, every output is returned."""
 
     name: TensorName = Field(description="The model output's name.")
-    parameters: Parameters | None = Field(default=None, description="Per-output parameters (ignored).")
+    parameters: Parameters | None = Field(
+        default=None, description="binary_data: true to get this output as raw bytes after the JSON."
+    )
 
 
 class InferenceRequest(StrictModel):
@@ -63,7 +69,9 @@ class InferenceRequest(StrictModel):
     id: Annotated[str, StringConstraints(max_length=256)] | None = Field(
         default=None, description="Echoed in the response."
     )
-    parameters: Parameters | None = Field(default=None, description="Request parameters (ignored).")
+    parameters: Parameters | None = Field(
+        default=None, description="binary_data_output: true to get every output as raw bytes after the JSON."
+    )
     inputs: list[RequestInput] = Field(min_length=1, max_length=64, description="Input tensors.")
     outputs: list[RequestOutput] | None = Field(
         default=None, max_length=64, description="Outputs to return (default: all)."
@@ -74,7 +82,8 @@ class ResponseOutput(StrictModel):
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    parameters: Parameters | None = None
+    data: list[Any] | None = None
 
 
 class InferenceResponse(StrictModel):
@@ -115,6 +124,12 @@ def to_array(item: RequestInput, *, limit: int = 1 << 26) -> np.ndarray:
         )
     count = _elements(item.shape, item.name, limit)
     dtype = np.dtype(DTYPES[item.datatype])
+    if item.data is None:
+        raise InputError(
+            f"input {item.name!r} has no data",
+            hint="send its elements in data, or its raw bytes after the JSON with parameters.binary_data_size "
+            "and the Inference-Header-Content-Length header",
+        )
     try:
         raw = np.asarray(item.data)
     except ValueError as exc:
@@ -157,6 +172,8 @@ def _kind(dtype: np.dtype[Any]) -> str:
 
 def texts_of(item: RequestInput) -> list[str]:
     """A BYTES input's strings (for embed models)."""
+    if item.data is None:
+        raise InputError(f"input {item.name!r}: send the texts in data (binary BYTES tensors are not accepted)")
     if not all(isinstance(t, str) for t in item.data):
         raise InputError(f"input {item.name!r}: a BYTES tensor for an embed model is a flat list of strings")
     if item.shape != [len(item.data)]:
@@ -164,13 +181,20 @@ def texts_of(item: RequestInput) -> list[str]:
     return list(item.data)
 
 
-def output_of(name: str, array: np.ndarray) -> dict[str, Any]:
-    """One response output; ``data`` stays a numpy array for orjson to write."""
-    if array.dtype == np.float16:
+def output_of(name: str, array: np.ndarray, *, binary: bool = False) -> tuple[dict[str, Any], bytes | None]:
+    """One response output and, for a binary one, its raw little-endian bytes (``data`` stays a numpy
+    array for orjson to write otherwise)."""
+    if array.dtype == np.float16 and not binary:
         array = array.astype(np.float32)
-    return {
+    output: dict[str, Any] = {
         "name": name,
         "shape": list(array.shape),
         "datatype": DATATYPES.get(array.dtype.name, "BYTES"),
-        "data": np.ascontiguousarray(array).ravel(),
     }
+    flat = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).ravel()
+    if not binary:
+        output["data"] = flat
+        return output, None
+    raw = flat.tobytes()
+    output["parameters"] = {"binary_data_size": len(raw)}
+    return output, raw

@@ -19,6 +19,7 @@ def test_health_and_server_metadata(main_server: ServeProcess) -> None:
     meta = main_server.get("/v2").json()
     assert meta["name"] == "mlway"
     assert "openai_embeddings" in meta["extensions"]
+    assert "binary_tensor_data" in meta["extensions"]
 
 
 def test_model_metadata_lists_inputs_outputs_and_the_serving_variant(main_server: ServeProcess) -> None:
