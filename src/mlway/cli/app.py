@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlway import __version__
-from mlway.cli import bench, curate, plan, runtime, serve, sim
+from mlway.cli import bench, curate, demo, edge, hub, plan, runtime, serve, sim
 from mlway.core.errors import MlwayError
 from mlway.core.logging import configure_logging
 
@@ -28,6 +28,9 @@ app.add_typer(sim.app, name="sim")
 app.add_typer(runtime.app, name="runtime")
 app.add_typer(curate.app, name="curate")
 app.add_typer(serve.app, name="serve")
+app.add_typer(edge.app, name="edge")
+app.add_typer(hub.app, name="hub")
+app.command(name="demo")(demo.demo)
 
 
 def _version(value: bool) -> None:

@@ -232,6 +232,8 @@ class Outbox:
         peak: float,
         frames: int,
         end_wall: float | None = None,
+        start_s: float | None = None,
+        end_s: float | None = None,
         unsure: bool = False,
         urgent: bool = False,
         model_version: str = "",
@@ -240,7 +242,8 @@ class Outbox:
         """Store one event change; it is committed and fsynced when this returns (else OutboxFullError)."""
         fields = {
             "event_id": event_id, "kind": kind, "label": label, "source": source, "start_wall": start_wall,
-            "time_wall": time_wall, "end_wall": end_wall, "confidence": confidence, "peak": peak,
+            "time_wall": time_wall, "end_wall": end_wall, "start_s": start_s, "end_s": end_s,
+            "confidence": confidence, "peak": peak,
             "frames": frames, "unsure": unsure, "urgent": urgent, "model_version": model_version,
         }  # fmt: skip
         record = self._add("event", fields, stamp)
