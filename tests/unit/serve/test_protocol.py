@@ -53,8 +53,17 @@ def test_texts_are_a_flat_list_of_strings_with_a_matching_shape() -> None:
 
 
 def test_outputs_carry_shape_and_datatype_and_half_floats_widen() -> None:
-    out = output_of("y", np.ones((2, 2), dtype=np.float16))
+    out, raw = output_of("y", np.ones((2, 2), dtype=np.float16))
+    assert raw is None
     assert out["datatype"] == "FP32"
     assert out["shape"] == [2, 2]
     assert out["data"].tolist() == [1.0, 1.0, 1.0, 1.0]
-    assert output_of("c", np.array([1, 2], dtype=np.int64))["datatype"] == "INT64"
+    assert output_of("c", np.array([1, 2], dtype=np.int64))[0]["datatype"] == "INT64"
+
+
+def test_binary_outputs_keep_their_datatype_as_little_endian_bytes_and_say_their_size() -> None:
+    out, raw = output_of("y", np.array([[1.0, -2.0]], dtype=np.float16), binary=True)
+    assert out == {"name": "y", "shape": [1, 2], "datatype": "FP16", "parameters": {"binary_data_size": 4}}
+    assert raw == np.array([1.0, -2.0], dtype="<f2").tobytes()
+    big_endian = np.array([1, 258], dtype=">i4")
+    assert output_of("c", big_endian, binary=True)[1] == np.array([1, 258], dtype="<i4").tobytes()
