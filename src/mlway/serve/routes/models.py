@@ -19,7 +19,11 @@ router = APIRouter(tags=["models"])
 
 @router.get("/v2", summary="Server metadata.")
 async def server_metadata() -> dict[str, Any]:
-    return {"name": "mlway", "version": __version__, "extensions": ["mlway_model_status", "openai_embeddings", "binary_tensor_data"]}
+    return {
+        "name": "mlway",
+        "version": __version__,
+        "extensions": ["mlway_model_status", "openai_embeddings", "binary_tensor_data"],
+    }
 
 
 def _batching(model: ServedModel) -> dict[str, Any]:
