@@ -30,27 +30,39 @@ def _quickstart(product: str) -> str:
 
 def _run_script(script: str, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
     """Run a README block in bash with this interpreter standing in for .venv/bin/mlway."""
-    port = str(_free_port())
-    script = script.replace(".venv/bin/mlway", f"{sys.executable} -m mlway").replace("8000", port)
+    script = script.replace(".venv/bin/mlway", f"{sys.executable} -m mlway")
+    for port in ("8000", "8700"):
+        script = script.replace(port, str(_free_port()))
     env = os.environ | {"COLUMNS": "200", "NO_COLOR": "1"}
     return subprocess.run(
         ["bash", "-ec", script], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
 
 
-def test_main_job_command_runs_and_prints_the_table(tmp_path: Path) -> None:
+def test_main_job_command_runs_the_field_to_cloud_demo(tmp_path: Path) -> None:
     assert "scripts/main.sh" in README.split("## `mlway")[0]
-    out = tmp_path / "demo"
+    out = tmp_path / "field"
     done = subprocess.run(
-        [str(ROOT / "scripts/main.sh"), "--out", str(out), "--requests", "16"],
-        capture_output=True, text=True, timeout=600, check=False,
+        [str(ROOT / "scripts/main.sh"), "--out", str(out)],
+        capture_output=True, text=True, timeout=900, check=False,
         env=os.environ | {"COLUMNS": "200", "PYTHON": sys.executable},
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "c32" in done.stdout
-    assert "TTFT" in done.stdout
-    for name in ("run.json", "summary.csv", "report.html"):
-        assert (out / name).is_file()
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
+    assert "Event timeline" in done.stdout
+    delivery = re.search(r"combine-01\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\w+)", done.stdout)
+    assert delivery, done.stdout[-3000:]
+    confirmed, stored, _, waiting, exact = delivery.groups()
+    assert exact == "yes"
+    assert int(stored) + int(waiting) == int(confirmed) > 0
+    for label in ("unloading", "unloading_failure"):
+        row = re.search(rf"│ {label}\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*(\d+)\s*│\s*([\d.]+)\s*│\s*([\d.]+)", done.stdout)
+        assert row, done.stdout[-3000:]
+        true, _, _, precision, recall = row.groups()
+        assert int(true) > 0
+        assert float(precision) >= 0.8
+        assert float(recall) >= 0.8
+    assert (out / "hub.db").is_file()
+    assert (out / "result.json").is_file()
 
 
 def test_bench_quickstart_runs_as_written(tmp_path: Path) -> None:
@@ -61,7 +73,11 @@ def test_bench_quickstart_runs_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "runs" / "compare.html").is_file()
 
 
-@pytest.mark.parametrize("product", ["plan", "serve", "curate"])
+@pytest.mark.parametrize("product", ["plan", "serve", "curate", "edge"])
 def test_other_quickstarts_run_as_written(product: str, tmp_path: Path) -> None:
     done = _run_script(_quickstart(product), tmp_path, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    if product == "edge":  # the urgent alert ran its command, and the hub holds the device's events
+        assert (tmp_path / "alerts.log").read_text().count("\n") >= 1
+        assert "unloading" in done.stdout
+        assert "combine-07" in done.stdout
