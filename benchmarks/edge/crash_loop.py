@@ -88,6 +88,8 @@ class Plan:
     answer_kill_p: float = 0.3
     """Chance per cycle that the agent is killed right as the hub's answer comes back down the link (0-50 ms
     after the first bytes), the moment between the hub's commit and the outbox's deletion: resends."""
+    latency_s: tuple[float, float] = (0.3, 1.0)
+    """The link's one-way latency per chunk (2G: 0.3-1.0 s); bandwidth, resets and stalls are 2G's always."""
     mid_batch: bool = False
     """Link always up; the hub is killed when upload bytes cross the link, every cycle."""
     final_run_s: float = 4.0
@@ -231,7 +233,8 @@ class Agent:
             )  # fmt: skip
 
     def kill(self) -> None:
-        assert self.process is not None
+        if self.process is None or self.process.poll() is not None:
+            return
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(30)
 
@@ -324,62 +327,28 @@ def run(plan: Plan, work: Path, shift: Path, progress: Any = print) -> Result:
     result = Result(plan=asdict(plan))
     state = work / "state"
     started = time.monotonic()
-    dup_total = 0
     with start_hub(work / "hub.db") as hub:
         token = hub.add_device(DEVICE)
-        profile = LinkProfile.gsm_2g(seed=plan.seed)
+        profile = LinkProfile.gsm_2g(seed=plan.seed, latency_min_s=plan.latency_s[0], latency_max_s=plan.latency_s[1])
         with LinkProxy(upstream=("127.0.0.1", hub.port), profile=profile) as link:
+            url = link.url_for("/").rstrip("/")
             config = work / "edge.yaml"
-            config.write_text(yaml.safe_dump(agent_config(shift, state, link.url_for("/").rstrip("/"), token)))
+            config.write_text(yaml.safe_dump(agent_config(shift, state, url, token)))
             flapper = Flapper(link, plan, random.Random(plan.seed + 1))
             if not plan.mid_batch:
                 flapper.start()
             agent = Agent(config, work / "agent.log")
-            last_seq = 0
-            for cycle in range(plan.kills):
-                with contextlib.suppress(FileNotFoundError):
-                    (state / "status.json").unlink()
-                agent.start()
-                life = rng.uniform(*plan.life_s)
-                t0 = time.monotonic()
-                if plan.mid_batch or rng.random() < plan.hub_kill_p:
-                    if plan.mid_batch:
-                        hit = wait_bytes(link, life)
-                        time.sleep(rng.uniform(0.0, 1.2))
-                    else:
-                        time.sleep(rng.uniform(0, life))
-                        hit = False
-                    dup_total += duplicates_metric(hub)
-                    hub.kill()
-                    result.hub_kills += 1
-                    result.hub_kills_mid_batch += int(hit)
-                    time.sleep(rng.uniform(*plan.hub_down_s))
-                    hub.start()
-                time.sleep(max(0.0, life - (time.monotonic() - t0)))
-                if rng.random() < plan.answer_kill_p and wait_bytes(link, plan.life_s[1], down=True):
-                    time.sleep(rng.uniform(0.0, 0.05))
-                    result.agent_kills_on_answer += 1
-                if not (state / "status.json").exists():
-                    result.agent_kills_before_ready += 1
+            try:
+                for cycle in range(plan.kills):
+                    cycle_once(plan, rng, result, agent, hub, link, state, cycle)
+                    if cycle % 10 == 9:
+                        progress(
+                            f"cycle {cycle + 1}/{plan.kills}: last_seq {result.last_seq}, acknowledged "
+                            f"{result.acked_during_loop}, hub kills {result.hub_kills}, flaps {flapper.flaps}"
+                        )
+            finally:
                 agent.kill()
-                result.agent_kills += 1
-                seq, pending = outbox_view(state)
-                if seq < last_seq:
-                    result.seq_drops += 1
-                    result.violations.append(f"cycle {cycle}: outbox last_seq went down {last_seq} -> {seq}")
-                last_seq = seq
-                result.max_pending_seen = max(result.max_pending_seen, len(pending))
-                acked = set(range(1, seq + 1)) - pending
-                missing = acked - set(hub_seqs(hub.data))
-                if missing:
-                    result.violations.append(
-                        f"cycle {cycle}: {len(missing)} acknowledged records not on the hub, e.g. {sorted(missing)[:5]}"
-                    )
-                result.acked_during_loop = len(acked)
-                if cycle % 10 == 9:
-                    progress(f"cycle {cycle + 1}/{plan.kills}: last_seq {seq}, pending {len(pending)}, "
-                             f"hub kills {result.hub_kills}, flaps {flapper.flaps}")  # fmt: skip
-            flapper.stop()
+                flapper.stop()
             result.link_flaps = flapper.flaps
             # the last life: link up, hub up; a graceful stop, then what is left goes by the agent's uploader
             agent.start()
@@ -387,12 +356,9 @@ def run(plan: Plan, work: Path, shift: Path, progress: Any = print) -> Result:
             code = agent.terminate()
             if code != 0:
                 result.violations.append(f"the last agent's graceful stop exited with {code}")
-            drain_started = time.monotonic()
-            result.drain_s = drain(state, link.url_for("/").rstrip("/"), token, plan.drain_timeout_s)
-            result.drain_s = time.monotonic() - drain_started
+            result.drain_s = drain(state, url, token, plan.drain_timeout_s)
             result.link_stats = asdict(link.stats())
-        dup_total += duplicates_metric(hub)
-        result.duplicates_acknowledged = dup_total
+        result.duplicates_acknowledged += duplicates_metric(hub)
         result.last_seq, pending = outbox_view(state)
         result.pending_at_end = len(pending)
         stored = hub_seqs(hub.data)
@@ -403,12 +369,57 @@ def run(plan: Plan, work: Path, shift: Path, progress: Any = print) -> Result:
     result.duplicated = len(stored) - len(set(stored))
     result.hub_events, result.events_open_on_hub, problems = check_events(work / "hub.db")
     result.violations += problems
-    conn = sqlite3.connect(f"file:{work / 'hub.db'}?mode=ro", uri=True)
-    with closing(conn):
+    with closing(sqlite3.connect(f"file:{work / 'hub.db'}?mode=ro", uri=True)) as conn:
         counts = dict(conn.execute("SELECT type, COUNT(*) FROM records GROUP BY type").fetchall())
     result.hub_event_records, result.hub_summary_records = counts.get("event", 0), counts.get("summary", 0)
     result.wall_s = time.monotonic() - started
     return result
+
+
+def cycle_once(
+    plan: Plan, rng: random.Random, result: Result, agent: Agent, hub: RunningHub, link: LinkProxy, state: Path,
+    cycle: int,
+) -> None:  # fmt: skip
+    """One life of the agent, ended by SIGKILL (the hub maybe killed and restarted meanwhile), then the checks."""
+    with contextlib.suppress(FileNotFoundError):
+        (state / "status.json").unlink()
+    agent.start()
+    life = rng.uniform(*plan.life_s)
+    t0 = time.monotonic()
+    if plan.mid_batch or rng.random() < plan.hub_kill_p:
+        if plan.mid_batch:
+            hit = wait_bytes(link, life)
+            time.sleep(rng.uniform(0.0, 1.2))
+        else:
+            time.sleep(rng.uniform(0, life))
+            hit = False
+        result.duplicates_acknowledged += duplicates_metric(hub)
+        hub.kill()
+        result.hub_kills += 1
+        result.hub_kills_mid_batch += int(hit)
+        time.sleep(rng.uniform(*plan.hub_down_s))
+        hub.start()
+    time.sleep(max(0.0, life - (time.monotonic() - t0)))
+    if rng.random() < plan.answer_kill_p and wait_bytes(link, plan.life_s[1], down=True):
+        time.sleep(rng.uniform(0.0, 0.05))
+        result.agent_kills_on_answer += 1
+    if not (state / "status.json").exists():
+        result.agent_kills_before_ready += 1
+    agent.kill()
+    result.agent_kills += 1
+    seq, pending = outbox_view(state)
+    if seq < result.last_seq:
+        result.seq_drops += 1
+        result.violations.append(f"cycle {cycle}: outbox last_seq went down {result.last_seq} -> {seq}")
+    result.last_seq = seq
+    result.max_pending_seen = max(result.max_pending_seen, len(pending))
+    acked = set(range(1, seq + 1)) - pending
+    missing = acked - set(hub_seqs(hub.data))
+    if missing:
+        result.violations.append(
+            f"cycle {cycle}: {len(missing)} acknowledged records not on the hub, e.g. {sorted(missing)[:5]}"
+        )
+    result.acked_during_loop = len(acked)
 
 
 def machine() -> dict[str, Any]:
@@ -500,7 +511,7 @@ def main() -> None:
     info = machine()
     results: dict[str, Result] = {}
     runs = [
-        ("flapping link", Plan(kills=args.kills, seed=args.seed)),
+        ("flapping link", Plan(kills=args.kills, seed=args.seed, latency_s=(0.05, 0.3))),
         ("hub killed mid-batch", Plan(kills=args.mid_batch_kills, seed=args.seed + 100, mid_batch=True)),
     ]
     for name, plan in runs:
