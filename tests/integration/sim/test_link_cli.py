@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import socketserver
@@ -71,7 +72,8 @@ def test_link_relays_and_prints_its_counters(echo_port: int) -> None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, err
-    assert "final: up: 1 connections (0 open), 3000 B up, 3000 B down" in out
+    # the proxy may not have seen the client's close yet when SIGINT lands: "(0 open)" or "(1 open)"
+    assert re.search(r"final: up: 1 connections \([01] open\), 3000 B up, 3000 B down", out), out
 
 
 def test_link_stops_after_its_duration(echo_port: int) -> None:
