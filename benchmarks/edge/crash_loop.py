@@ -115,7 +115,10 @@ class Result:
     hub_event_records: int = 0
     hub_summary_records: int = 0
     events_open_on_hub: int = 0
-    """Events whose end never came: the agent was killed while they were open (no end was ever confirmed)."""
+    """Events still open on the hub at the end (none expected: the last life ends what it and killed lives left
+    open)."""
+    events_interrupted: int = 0
+    """Events ended at an agent start because a killed life left them open (their end is marked interrupted)."""
     duplicates_acknowledged: int = 0
     lost: int = 0
     extra: int = 0
@@ -130,7 +133,8 @@ class Result:
 
     @property
     def exact(self) -> bool:
-        return not self.violations and self.lost == 0 and self.extra == 0 and self.duplicated == 0
+        return (not self.violations and self.lost == 0 and self.extra == 0 and self.duplicated == 0
+                and self.events_open_on_hub == 0)  # fmt: skip
 
 
 def make_shift(cache: Path) -> Path:
@@ -274,15 +278,17 @@ def drain(state: Path, url: str, token: str, timeout_s: float) -> float:
     return time.monotonic() - started
 
 
-def check_events(db: Path) -> tuple[int, int, list[str]]:
-    """(events, open events, problems): each event id's records are start, updates, at most one end (last),
-    and the hub's event row agrees with its records."""
+def check_events(db: Path) -> tuple[int, int, int, list[str]]:
+    """(events, open events, interrupted events, problems): each event id's records are start, updates, at
+    most one end (last), and the hub's event row agrees with its records."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
         kinds: dict[str, list[tuple[int, str]]] = {}
+        interrupted = 0
         for seq, payload in conn.execute("SELECT seq, payload FROM records WHERE type = 'event' ORDER BY seq"):
             body = json.loads(payload)
             kinds.setdefault(body["event_id"], []).append((int(seq), body["kind"]))
+            interrupted += bool(body.get("interrupted"))
         query = "SELECT event_id, state, updates, last_seq FROM events WHERE device_id = ?"
         rows = {e: (state, updates, last) for e, state, updates, last in conn.execute(query, (DEVICE,))}
     finally:
@@ -301,7 +307,7 @@ def check_events(db: Path) -> tuple[int, int, list[str]]:
     if set(rows) != set(kinds):
         problems.append(f"hub event rows without records or records without rows: {set(rows) ^ set(kinds)}")
     open_events = sum(1 for names in kinds.values() if "end" not in [k for _, k in names])
-    return len(kinds), open_events, problems
+    return len(kinds), open_events, interrupted, problems
 
 
 def wait_bytes(link: LinkProxy, deadline_s: float, *, down: bool = False) -> bool:
@@ -367,7 +373,7 @@ def run(plan: Plan, work: Path, shift: Path, progress: Any = print) -> Result:
     result.lost = len(confirmed - set(stored))
     result.extra = len(set(stored) - set(range(1, result.last_seq + 1)))
     result.duplicated = len(stored) - len(set(stored))
-    result.hub_events, result.events_open_on_hub, problems = check_events(work / "hub.db")
+    result.hub_events, result.events_open_on_hub, result.events_interrupted, problems = check_events(work / "hub.db")
     result.violations += problems
     with closing(sqlite3.connect(f"file:{work / 'hub.db'}?mode=ro", uri=True)) as conn:
         counts = dict(conn.execute("SELECT type, COUNT(*) FROM records GROUP BY type").fetchall())
@@ -448,7 +454,8 @@ ROWS = [
     ("link flaps (down, then up)", "link_flaps"), ("records confirmed by the outbox (last seq)", "last_seq"),
     ("still pending after the drain", "pending_at_end"), ("records stored on the hub", "hub_records"),
     ("... distinct (device, seq)", "hub_distinct"), ("... events / summaries", None),
-    ("event ids on the hub", "hub_events"), ("... left open (killed before their end)", "events_open_on_hub"),
+    ("event ids on the hub", "hub_events"), ("... ended at a restart (interrupted)", "events_interrupted"),
+    ("... still open at the end", "events_open_on_hub"),
     ("resent duplicates acknowledged by the hub", "duplicates_acknowledged"),
     ("most records pending at one kill", "max_pending_seen"),
     ("records acknowledged during the kill loop (checked on the hub)", "acked_during_loop"),
@@ -485,15 +492,15 @@ def report(results: dict[str, Result], info: dict[str, Any], command: str) -> st
                 cells.append(f"{value:.1f}" if isinstance(value, float) else str(value))
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
     lines += ["", "Verdict: " + ", ".join(
-        f"{n}: {'exact (hub == confirmed, none lost, none twice)' if r.exact else 'NOT EXACT'}"
+        f"{n}: {'exact (hub == confirmed, none lost, none twice, none left open)' if r.exact else 'NOT EXACT'}"
         for n, r in results.items())]  # fmt: skip
     for n, r in results.items():
         lines += [f"- {n} violations: {v}" for v in r.violations[:20]]
     lines += [
         "",
-        "Records: events (start/update/end of each event) and 1 s summaries. Events left open on the hub are",
-        "events whose agent was killed before it could end them: their end was never confirmed, so the hub",
-        "holds what the device confirmed; the agent does not close them after a restart (see the closing note).",
+        "Records: events (start/update/end of each event) and 1 s summaries. An event open when its agent was",
+        "killed is ended by the next agent's start (at its last recorded frame, `interrupted: true`), so no",
+        "event stays open on the hub; the verdict requires none open at the end.",
         "Duplicates: resent records the hub acknowledged without storing (its /metrics counter, read before",
         "every hub kill and at the end; a kill can lose the last few counts, never stored rows).",
     ]

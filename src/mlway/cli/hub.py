@@ -126,9 +126,9 @@ def events(
         "device", "event", "label", "source", "state", "start (UTC)", "end (UTC)", "conf", "peak", "updates", "flags"
     )
     for e in found:
-        flags = " ".join(
-            f for f, on in (("urgent", e.urgent), ("unsure", e.unsure), ("untrusted-clock", not e.clock_trusted)) if on
-        )
+        marks = {"urgent": e.urgent, "unsure": e.unsure, "untrusted-clock": not e.clock_trusted,
+                 "interrupted": e.interrupted}  # fmt: skip
+        flags = " ".join(f for f, on in marks.items() if on)
         table.add_row(
             escape(e.device_id),
             escape(e.event_id),

@@ -22,9 +22,9 @@ Times: every record carries the device's wall time, monotonic time and boot id (
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mlway.core.model import StrictModel
 
@@ -71,6 +71,17 @@ class EventRecord(StrictModel):
     unsure: bool = False
     urgent: bool = Field(default=False, description="Whether the label is urgent (fired a local alert).")
     model_version: str = Field(default="", max_length=128)
+    interrupted: bool = Field(
+        default=False,
+        description="end only: the agent stopped (power cut, crash, kill) while the event was open; the end was "
+        "written when the agent started again, at the event's last recorded frame.",
+    )
+
+    @model_validator(mode="after")
+    def _interrupted_ends_only(self) -> Self:
+        if self.interrupted and self.kind != "end":
+            raise ValueError(f"interrupted is for kind 'end' only (got {self.kind!r})")
+        return self
 
 
 class CameraSummary(StrictModel):
@@ -155,6 +166,7 @@ class HubEvent(StrictModel):
     model_version: str
     updates: int = Field(ge=1)
     clock_trusted: bool
+    interrupted: bool = Field(default=False, description="Ended at the agent's restart, not seen (see EventRecord).")
 
 
 class EventList(StrictModel):

@@ -6,14 +6,14 @@
     agent.stop(deadline_s=10)     # sources off, open events ended, summary, alerts flushed, uplink stopped
 
 Start order: preflight (every config problem at once, nothing started), the model (loaded and warm),
-the outbox (``quick_check``, a corrupt file is quarantined and reported), the alerts, the event stage,
+the outbox (``quick_check``, a corrupt file is quarantined and reported; events a killed run left open
+are ended, ``interrupted``), the alerts, the event stage,
 the scheduler and its inference thread(s), the sources, the uploader (if ``hub`` is set) and the
 housekeeping thread (status.json every ``status_every_s``, a summary record every ``summary_every_s``).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import threading
@@ -119,6 +119,7 @@ class EdgeAgent:
             raise
         for fault in self.outbox.stats().faults:
             self._fault(f"outbox: {fault}")
+        self._end_interrupted(self.outbox)
         self.alerter.start()
         cameras = [c.name for c in config.cameras]
         self.stage = EventStage(self.model.labels, plan.smoothing, cameras=cameras, urgent=config.urgent,
@@ -152,6 +153,18 @@ class EdgeAgent:
         log.info("edge agent %s running: %s, %d camera(s), policy %s", config.device_id, self.model.reason,
                  len(cameras), self._policy)  # fmt: skip
         return self
+
+    def _end_interrupted(self, outbox: Outbox) -> None:
+        """End the events a killed run left open (before any new event, so ends precede restarts)."""
+        try:
+            ended = outbox.end_open_events()
+        except MlwayError as exc:
+            self._fault(f"events left open by the previous run not ended yet: {exc.message}")
+            return
+        if ended:
+            ids = ", ".join(e.event_id for e in ended[:3]) + (", ..." if len(ended) > 3 else "")
+            self._fault(f"the previous run stopped without ending {len(ended)} event(s) (power cut or kill); "
+                        f"ended them at their last recorded frame, marked interrupted: {ids}")  # fmt: skip
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Block until ``stop`` is set, ``request_stop`` is called, or every camera ended and was inferred."""
@@ -439,14 +452,12 @@ class _Sink:
 
     def __init__(self, agent: EdgeAgent) -> None:
         self._agent = agent
-        # fields this outbox version stores (a newer event stage may send more, e.g. stream times)
-        self._accepts = set(inspect.signature(Outbox.add_event).parameters)
 
     def add_event(self, **fields: Any) -> Any:
         outbox = self._agent.outbox
         if outbox is None:
             raise MlwayError("the outbox is not open")
-        record = outbox.add_event(**{k: v for k, v in fields.items() if k in self._accepts})
+        record = outbox.add_event(**fields)
         if self._agent.uploader is not None:
             self._agent.uploader.notify()
         return record

@@ -38,6 +38,11 @@ on disk hold those plus SQLite's page slack and the WAL (bounded by ``journal_si
    acknowledgements (the only way out) delete records. An acknowledgement that still cannot be written
    leaves its records to be sent again (the hub acknowledges duplicates).
 
+Open events: the latest record of every event started and not yet ended is kept beside the records
+(``open_events``, written in the same transaction as the record, acknowledgements do not touch it). An
+agent killed mid-event calls ``end_open_events`` when it starts again: each such event gets an ``end``
+record at its last recorded frame with ``interrupted=True``, so the hub never holds an event open forever.
+
 Thread-safe: one connection behind one lock (the agent's event thread, its summary timer and the
 uploader share the outbox).
 """
@@ -91,6 +96,7 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_by_type ON records (type, seq);
 CREATE TABLE IF NOT EXISTS faults (id INTEGER PRIMARY KEY AUTOINCREMENT, wall REAL NOT NULL, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS open_events (event_id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
 """
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 _FULL_CODE = 13  # SQLITE_FULL
@@ -267,6 +273,50 @@ class Outbox:
         assert record is None or isinstance(record, SummaryRecord)
         return record
 
+    def open_events(self) -> list[EventRecord]:
+        """The latest record of each event started and not ended (by this run, or a run that was killed)."""
+        return self._open_events()[0]
+
+    def end_open_events(self, stamp: Stamp | None = None) -> list[EventRecord]:
+        """End every event a previous run left open (call at start-up, before new events): an ``end`` record at
+        the event's last recorded frame, ``interrupted=True``. An end the full disk refuses stays open for the
+        next start (OutboxFullError)."""
+        records, unreadable = self._open_events()
+        if unreadable:  # written by a damaged (or newer) file: nothing to end it with, so it is not kept forever
+            with self._lock:
+                with self._transaction():
+                    self._conn.executemany("DELETE FROM open_events WHERE event_id = ?", [(i,) for i in unreadable])
+                self._fault(f"{len(unreadable)} open event(s) unreadable in the outbox, not ended: {unreadable[:3]}")
+        ended = []
+        for last in records:
+            duration = max(0.0, last.time_wall - last.start_wall)
+            record = self._add("event", {
+                "event_id": last.event_id, "kind": "end", "label": last.label, "source": last.source,
+                "start_wall": last.start_wall, "time_wall": last.time_wall, "end_wall": last.time_wall,
+                "start_s": last.start_s, "end_s": None if last.start_s is None else last.start_s + duration,
+                "confidence": last.confidence, "peak": last.peak, "frames": last.frames, "unsure": last.unsure,
+                "urgent": last.urgent, "model_version": last.model_version, "interrupted": True,
+            }, stamp)  # fmt: skip
+            if isinstance(record, EventRecord):
+                ended.append(record)
+        return ended
+
+    def _open_events(self) -> tuple[list[EventRecord], list[str]]:
+        with self._lock:
+            self._check_open()
+            rows = self._conn.execute("SELECT event_id, body FROM open_events ORDER BY event_id").fetchall()
+        records, unreadable = [], []
+        for event_id, body in rows:
+            try:
+                record = _RECORD.validate_json(body)
+            except ValidationError:
+                record = None
+            if isinstance(record, EventRecord):
+                records.append(record)
+            else:
+                unreadable.append(str(event_id))
+        return records, unreadable
+
     def _add(
         self, kind: Literal["event", "summary"], fields: dict[str, object], stamp: Stamp | None
     ) -> EventRecord | SummaryRecord | None:
@@ -326,6 +376,13 @@ class Outbox:
                 "INSERT INTO records (seq, type, wall, mono, boot_id, size, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (record.seq, kind, record.clock.wall, record.clock.mono, record.clock.boot_id, size, body),
             )
+            if isinstance(record, EventRecord):
+                if record.kind == "end":
+                    self._conn.execute("DELETE FROM open_events WHERE event_id = ?", (record.event_id,))
+                else:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO open_events (event_id, body) VALUES (?, ?)", (record.event_id, body)
+                    )
             self._set_meta("last_seq", record.seq)
             if count:
                 self._set_meta("dropped_summaries", self._dropped + count)
@@ -720,6 +777,7 @@ def _replace_corrupt(path: Path, max_bytes: int, why: str) -> tuple[sqlite3.Conn
             row,
         )
         kept += 1
+    conn.executemany("INSERT OR IGNORE INTO open_events (event_id, body) VALUES (?, ?)", found.open_events)
     for key, value in (("last_seq", floor), ("dropped_summaries", found.dropped_summaries)):
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
     conn.execute("COMMIT")

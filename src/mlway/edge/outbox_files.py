@@ -75,6 +75,8 @@ class Salvage:
 
     rows: list[tuple[int, str, float, float, str, int, str]] = field(default_factory=list)
     """(seq, type, wall, mono, boot_id, size, body) of unacknowledged records, oldest first."""
+    open_events: list[tuple[str, str]] = field(default_factory=list)
+    """(event_id, body) of events left open, so a fresh file can still end them."""
     last_seq: int = 0
     dropped_summaries: int = 0
     error: str = ""
@@ -103,6 +105,8 @@ def salvage(db: Path) -> Salvage:
                 )
         except sqlite3.Error as exc:
             out.error = str(exc)
+        with contextlib.suppress(sqlite3.Error):  # files written before open events were kept lack the table
+            out.open_events = [(str(i), str(b)) for i, b in conn.execute("SELECT event_id, body FROM open_events")]
     finally:
         conn.close()
     if out.rows:

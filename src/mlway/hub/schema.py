@@ -1,4 +1,4 @@
-"""The hub database schema (version 1), in plain SQL that SQLite runs today and PostgreSQL can carry later.
+"""The hub database schema (version 2), in plain SQL that SQLite runs today and PostgreSQL can carry later.
 
 Explicit types and constraints everywhere (SQLite enforces CHECK, NOT NULL, PRIMARY KEY and foreign keys
 with ``PRAGMA foreign_keys=ON``); booleans are BOOLEAN (0/1 in SQLite), times are DOUBLE PRECISION
@@ -9,11 +9,14 @@ seconds since the epoch, JSON documents are TEXT (JSONB in PostgreSQL).
     records         every record a device uploaded, once: PRIMARY KEY (device_id, seq) is the idempotency key
     events          each event's latest state (the update with the highest seq wins; updates counts them)
     heartbeats      the latest heartbeat of each device
+
+A new database gets ``TABLES`` then every migration; an older one gets the migrations it lacks, in one
+transaction, each recorded in ``schema_version``.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TABLES = (
     """CREATE TABLE schema_version (
@@ -69,5 +72,11 @@ TABLES = (
         payload TEXT NOT NULL
     )""",
 )
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: an event ended at the agent's restart (it was killed with the event open) says so
+    2: ("ALTER TABLE events ADD COLUMN interrupted BOOLEAN NOT NULL DEFAULT FALSE",),
+}
+"""Statements that take a database from version ``n - 1`` to ``n``."""
 
 TABLE_NAMES = ("schema_version", "devices", "records", "events", "heartbeats")

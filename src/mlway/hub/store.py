@@ -40,7 +40,7 @@ from mlway.core.wire import (
     IngestBatch,
 )
 from mlway.hub.errors import UnauthorizedError
-from mlway.hub.schema import SCHEMA_VERSION, TABLE_NAMES, TABLES
+from mlway.hub.schema import MIGRATIONS, SCHEMA_VERSION, TABLE_NAMES, TABLES
 from mlway.hub.tokens import new_token, token_hash
 
 log = logging.getLogger(__name__)
@@ -58,11 +58,11 @@ _INSERT_RECORD = (
 )
 _NEWER = "excluded.last_seq > events.last_seq"
 _LATEST = ("label", "source", "state", "start_wall", "end_wall", "start_s", "end_s", "confidence", "peak", "unsure",
-           "urgent")  # fmt: skip
+           "urgent", "interrupted")  # fmt: skip
 _UPSERT_EVENT = (  # column names are the constants above
     "INSERT INTO events (device_id, event_id, label, source, state, start_wall, end_wall, start_s, end_s,"  # noqa: S608
-    " confidence, peak, unsure, urgent, model_version, updates, clock_trusted, last_seq)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"
+    " confidence, peak, unsure, urgent, interrupted, model_version, updates, clock_trusted, last_seq)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"
     " ON CONFLICT (device_id, event_id) DO UPDATE SET updates = events.updates + 1, "
     + ", ".join(
         f"{column} = CASE WHEN {_NEWER} THEN excluded.{column} ELSE events.{column} END"
@@ -139,27 +139,37 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 f"{path} is a SQLite database but not an mlway hub database (tables: {', '.join(sorted(names))})",
                 hint="choose another --data path; the hub creates its database on first start",
             )
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in TABLES:
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_version (version, applied_wall) VALUES (?, ?)", (SCHEMA_VERSION, time.time())
+        _apply(conn, TABLES, 1)
+        version = 1
+    else:
+        version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+        if version > SCHEMA_VERSION:
+            raise InputError(
+                f"{path} has hub schema version {version}; this mlway knows up to {SCHEMA_VERSION}",
+                hint="upgrade mlway (pip install -U 'mlway[hub]') to open this database",
             )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return
-    version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
-    if version > SCHEMA_VERSION:
-        raise InputError(
-            f"{path} has hub schema version {version}; this mlway knows up to {SCHEMA_VERSION}",
-            hint="upgrade mlway (pip install -U 'mlway[hub]') to open this database",
-        )
-    missing = [name for name in TABLE_NAMES if name not in names]
-    if missing:
-        raise InputError(f"{path} lacks the hub tables {missing}", hint="the file is damaged; restore it from a backup")
+        missing = [name for name in TABLE_NAMES if name not in names]
+        if missing:
+            raise InputError(
+                f"{path} lacks the hub tables {missing}", hint="the file is damaged; restore it from a backup"
+            )
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        _apply(conn, MIGRATIONS[target], target)
+        if names:
+            log.info("hub database %s migrated to schema version %d", path, target)
+
+
+def _apply(conn: sqlite3.Connection, statements: tuple[str, ...], version: int) -> None:
+    """Run ``statements`` and record ``version``, all or nothing."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version (version, applied_wall) VALUES (?, ?)", (version, time.time()))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class HubStore:
@@ -385,7 +395,7 @@ class HubStore:
         sql = (  # only constant column names; values are parameters
             "SELECT device_id, event_id, label, source, state, start_wall, end_wall, start_s, end_s, confidence, peak,"  # noqa: S608
             " unsure,"
-            " urgent, model_version, updates, clock_trusted FROM events"
+            " urgent, model_version, updates, clock_trusted, interrupted FROM events"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY start_wall DESC, device_id, event_id LIMIT ?"
         )
@@ -433,6 +443,7 @@ def _event_row(device: str, r: EventRecord) -> tuple[object, ...]:
         r.peak,
         r.unsure,
         r.urgent,
+        r.interrupted,
         r.model_version,
         r.clock.trusted,
         r.seq,

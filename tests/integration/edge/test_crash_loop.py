@@ -34,6 +34,7 @@ def assert_exact(r: Any) -> None:
     assert r.violations == []  # each kill: last seq never went down, every deleted record was on the hub
     assert (r.lost, r.extra, r.duplicated, r.pending_at_end) == (0, 0, 0, 0)
     assert r.hub_records == r.hub_distinct == r.last_seq > 0
+    assert r.events_open_on_hub == 0  # events a kill left open were ended (interrupted) by the next start
 
 
 def test_agent_killed_under_a_flapping_link_and_hub_restarts_loses_and_repeats_nothing(
@@ -47,6 +48,7 @@ def test_agent_killed_under_a_flapping_link_and_hub_restarts_loses_and_repeats_n
     assert result.link_flaps >= 1
     assert result.hub_events > 0
     assert result.hub_event_records > result.hub_events
+    assert result.events_interrupted >= 1  # 16 kills during a shift of long events leave some open
 
 
 def test_hub_killed_mid_batch_loses_and_repeats_nothing(harness: ModuleType, shift: Path, tmp_path: Path) -> None:

@@ -245,3 +245,66 @@ def test_writers_and_an_uploader_on_several_threads_lose_and_repeat_nothing(tmp_
         assert outbox.stats().backlog_records == 0
     assert sorted(issued) == list(range(1, 401))
     assert sorted(acked) == sorted(issued)  # each record handed to the uploader exactly once it acked
+
+
+def change(outbox: Outbox, event_id: str, kind: str, time_wall: float, *, frames: int = 4) -> EventRecord:
+    return outbox.add_event(
+        event_id=event_id, kind=kind, label="unloading", source="auger", start_wall=100.0, time_wall=time_wall,
+        end_wall=time_wall if kind == "end" else None, start_s=10.0, end_s=10.0 + time_wall - 100 if kind == "end"
+        else None, confidence=0.8, peak=0.9, frames=frames, urgent=True, model_version="m@1/int8",
+    )  # fmt: skip
+
+
+def test_events_a_killed_run_left_open_are_ended_at_their_last_frame_after_acks_and_reopen(tmp_path: Path) -> None:
+    db = tmp_path / "outbox.db"
+    with Outbox.open(db, "d1", max_bytes=2**20) as outbox:
+        change(outbox, "a", "start", 101.0)
+        change(outbox, "a", "update", 107.5, frames=30)
+        change(outbox, "b", "start", 103.0)
+        change(outbox, "b", "end", 104.0)
+        outbox.ack([r.seq for r in outbox.pending(10)])  # the hub has them all: open events survive the acks
+        assert [e.event_id for e in outbox.open_events()] == ["a"]
+    # the process died here: "a" never got its end
+    with Outbox.open(db, "d1", max_bytes=2**20) as outbox:
+        ended = outbox.end_open_events()
+        assert outbox.open_events() == []
+        pending = outbox.pending(10)
+        assert outbox.end_open_events() == []  # once
+    assert [(e.event_id, e.kind, e.interrupted) for e in ended] == [("a", "end", True)]
+    end = ended[0]
+    assert (end.end_wall, end.end_s, end.frames, end.urgent, end.model_version) == (107.5, 17.5, 30, True, "m@1/int8")
+    assert pending == ended
+
+
+def test_an_event_ended_normally_leaves_nothing_to_end_and_interrupted_is_for_ends_only(tmp_path: Path) -> None:
+    with Outbox.open(tmp_path / "o.db", "d1", max_bytes=2**20) as outbox:
+        change(outbox, "a", "start", 101.0)
+        change(outbox, "a", "end", 102.0)
+        assert outbox.end_open_events() == []
+    with pytest.raises(ValueError, match="interrupted is for kind 'end' only"):
+        EventRecord.model_validate({**ended_fields(), "kind": "start", "interrupted": True})
+
+
+def ended_fields() -> dict[str, object]:
+    return {"seq": 1, "clock": {"wall": 1.0, "mono": 1.0, "boot_id": "b", "trusted": True}, "event_id": "e",
+            "kind": "end", "label": "x", "source": "cam", "start_wall": 1.0, "time_wall": 2.0, "confidence": 0.5,
+            "peak": 0.5, "frames": 1}  # fmt: skip
+
+
+def test_open_events_survive_a_corrupt_file(tmp_path: Path) -> None:
+    db = tmp_path / "outbox.db"
+    with Outbox.open(db, "d1", max_bytes=8 * 2**20) as outbox:
+        change(outbox, "open-one", "start", 101.0)
+        for i in range(400):
+            add_event(outbox, i, label="x" * 60)
+    with sqlite3.connect(db) as conn:
+        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'records'").fetchone()
+    conn.close()
+    with db.open("r+b") as f:  # damage the records' b-tree root: no record is readable, open events are
+        f.seek((root - 1) * 4096)
+        f.write(b"\xff" * 4096)
+    assert quick_check(db) != "ok"
+    with Outbox.open(db, "d1", max_bytes=8 * 2**20) as outbox:
+        ended = outbox.end_open_events()
+    assert {e.event_id for e in ended} == {"open-one"} | {f"e{i}" for i in range(400)}  # add_event's are starts
+    assert all(e.interrupted for e in ended)

@@ -10,7 +10,7 @@ import pytest
 from mlway.core.errors import InputError
 from mlway.core.wire import IngestBatch
 from mlway.hub import HubStore
-from mlway.hub.schema import SCHEMA_VERSION
+from mlway.hub.schema import SCHEMA_VERSION, TABLES
 from mlway.hub.testing import event_record, summary_record
 
 
@@ -94,7 +94,7 @@ def test_events_filter_by_device_label_state_and_since(store: HubStore) -> None:
 
 
 def test_the_schema_has_a_version_and_constraints(store: HubStore) -> None:
-    assert rows(store.path, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+    assert rows(store.path, "SELECT version FROM schema_version") == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
     with sqlite3.connect(store.path) as conn:
         conn.execute("PRAGMA foreign_keys = ON")
         with pytest.raises(sqlite3.IntegrityError):
@@ -128,7 +128,7 @@ def test_a_newer_schema_is_refused_with_the_upgrade_hint(tmp_path: Path) -> None
     HubStore.open(path).close()
     with sqlite3.connect(path) as conn:
         conn.execute("INSERT INTO schema_version VALUES (?, 0)", (SCHEMA_VERSION + 1,))
-    with pytest.raises(InputError, match="schema version 2") as info:
+    with pytest.raises(InputError, match=f"schema version {SCHEMA_VERSION + 1}") as info:
         HubStore.open(path)
     assert "pip install -U" in str(info.value)
 
@@ -143,3 +143,28 @@ def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
 def test_a_missing_directory_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"directory .*missing does not exist"):
         HubStore.open(tmp_path / "missing" / "hub.db")
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_events(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    with sqlite3.connect(path, isolation_level=None) as conn:  # what mlway wrote before schema version 2
+        for statement in TABLES:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version VALUES (1, 0)")
+        conn.execute("INSERT INTO devices (device_id, token_sha256, created_wall) VALUES ('d1', ?, 0)", ("0" * 64,))
+        conn.execute(
+            "INSERT INTO events VALUES ('d1', 'old', 'unloading', 'auger', 'ended', 1, 2, NULL, NULL, 0.9, 0.9, 0, 0,"
+            " 'm', 2, 1, 7)"
+        )
+    conn.close()
+    with HubStore.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        (old,) = store.events()
+        assert (old.event_id, old.state, old.interrupted) == ("old", "ended", False)
+
+
+def test_an_event_ended_at_the_agents_restart_is_shown_interrupted(store: HubStore) -> None:
+    end = event_record(2, kind="end").model_copy(update={"interrupted": True})
+    store.ingest(IngestBatch(device_id="combine-07", records=[event_record(1), end]))
+    (event,) = store.events()
+    assert (event.state, event.interrupted) == ("ended", True)
