@@ -1,12 +1,13 @@
 """Edge agent end-to-end frames/s vs raw onnxruntime on the same frames, and urgent alert latency.
 
 Frames/s: a simulated shift (one combine, two cameras, 320x240; written by `mlway sim shift`, cached
-under .cache/edge/) is decoded once into memory. Raw onnxruntime runs the bundle's variant with the
-same intra-op threads and session options as the runtime's backend, batch 1, on those frames: (a)
-`run` only, on tensors preprocessed ahead, and (b) preprocessing + `run`. The agent (`mlway edge run`
-library path: two file cameras read flat out, policy alternate, one inference slot, smoothing, SQLite
-outbox, status file) runs on the same video files, so it also decodes them on the way. Ratios are
-taken within one run, repeats interleaved, medians reported.
+under .cache/edge/). (1) The agent's own cost: the frames are decoded once into memory at the model's
+input size (as the agent's decoder delivers them); raw onnxruntime runs the bundle's variant on them
+(preprocessing + `run`, batch 1, the same intra-op threads and session options as the runtime's
+backend) and the agent (`mlway edge run`'s library path: policy alternate, one inference slot,
+smoothing, SQLite outbox, status file) is fed the same frames from memory. (2) End to end: the agent
+reads the video files, decoding on the way, against a hand-written decode -> preprocess -> run loop.
+Ratios are taken within one run, repeats interleaved, medians reported.
 
 Alert latency: the colour test model (mlway.edge.testing) on two cameras of real-time video with red
 segments (one urgent event each); latency is from the decode of the frame that confirmed the event
@@ -28,7 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import version
@@ -51,6 +52,7 @@ from mlway.runtime.testing import write_bundle
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CACHE = ROOT / ".cache" / "edge"
+WORK = CACHE / "bench-agent-state"
 SHIFT_ARGS = ["--machines", "1", "--hours", "0.1", "--fps", "2", "--seed", "8", "--failure-rate", "1",
               "--start-hour", "11", "--size", "320x240"]  # fmt: skip
 
@@ -177,15 +179,15 @@ class MemorySource:
         return None
 
 
-def agent_fps(model: str, videos: list[Path], threads: int, isolation: str, work: Path,
-              memory: dict[str, list[np.ndarray]] | None = None,
+def agent_fps(model: str, videos: list[Path], threads: int, work: Path, *, isolation: str = "in-process",
+              memory: dict[str, list[np.ndarray]] | None = None, policy: str = "alternate",
               max_batch: int = 4) -> tuple[float, dict[str, Any]]:  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
     config = parse_config({
         "device_id": "bench", "state_dir": str(work),
         "model": {"name": model, "threads": threads, "isolation": isolation},
         "cameras": [{"name": f"cam{i}", "source": str(v), "pace": "fast"} for i, v in enumerate(videos)],
-        "scheduler": {"policy": "alternate", "max_batch": max_batch}, "summary_every_s": 5,
+        "scheduler": {"policy": policy, "max_batch": max_batch}, "summary_every_s": 5,
     })  # fmt: skip
     if memory is None:
         agent = EdgeAgent(config)
@@ -207,53 +209,62 @@ def bench_fps(args: argparse.Namespace) -> dict[str, Any]:
     shift = shift_dir()
     manifest = json.loads((shift / "manifest.json").read_text())
     videos = [shift / manifest["machines"][0]["videos"][c] for c in ("header", "auger")]
-    per_camera = {f"cam{i}": decode(v) for i, v in enumerate(videos)}
-    frames = [f for fs in per_camera.values() for f in fs]
     model, about = model_dir()
+    rows = [fps_row(args, model, videos, threads) for threads in args.threads]
+    return {"model": about, "rows": rows, "agreement": agreement_of(model, videos)}
+
+
+def fps_row(args: argparse.Namespace, model: str, videos: list[Path], threads: int) -> dict[str, Any]:
     bundle = find_bundle(model)
-    rows = []
-    for threads in args.threads:
-        pick = pick_variant(bundle, ModelConfig(name=model, threads=threads), required_fps=None)
-        variant = pick.variant
-        specs = bundle.manifest.input_specs(variant)
-        spec = bundle.manifest.preprocessing or ImagePreprocessing(input=specs[0].name)
-        assert isinstance(spec, ImagePreprocessing)
-        tensor = next(t for t in specs if t.name == spec.input)
-        pre = ImagePreprocessor(spec, tensor)
-        run = session(bundle.path_of(variant.entry), threads, dict(variant.options))
-        names = ["raw_run", "raw_run_b4", "raw_pre_run", "raw_pipeline", "agent", "agent_b1", "agent_memory",
-                 "agent_worker"]  # fmt: skip
-        samples: dict[str, list[float]] = {name: [] for name in names}
-        detail: dict[str, Any] = {}
-        for _ in range(args.repeats):
-            samples["raw_run"].append(raw_fps(run, tensor.name, frames, pre, include_pre=False))
-            samples["raw_run_b4"].append(raw_batched_fps(run, tensor.name, frames, pre, 4))
-            samples["raw_pre_run"].append(raw_fps(run, tensor.name, frames, pre, include_pre=True))
-            samples["raw_pipeline"].append(pipeline_fps(run, tensor.name, videos, pre))
-            fps, detail = agent_fps(model, videos, threads, "in-process", CACHE / "bench-agent-state")
-            samples["agent"].append(fps)
-            fps, _ = agent_fps(model, videos, threads, "in-process", CACHE / "bench-agent-state", max_batch=1)
-            samples["agent_b1"].append(fps)
-            fps, _ = agent_fps(model, videos, threads, "in-process", CACHE / "bench-agent-state", per_camera)
-            samples["agent_memory"].append(fps)
-            fps, detail_w = agent_fps(model, videos, threads, "worker", CACHE / "bench-agent-state")
-            samples["agent_worker"].append(fps)
-        med = {k: statistics.median(v) for k, v in samples.items()}
-        rows.append({"threads": threads, "variant": variant.name, "input": f"{pre.width}x{pre.height}",
-                     "frames": len(frames), "median_fps": med, "samples": samples, "agent_detail": detail,
-                     "agent_worker_detail": detail_w,
-                     "ratio_agent_vs_raw_run": med["agent"] / med["raw_run"],
-                     "ratio_agent_vs_raw_pre_run": med["agent"] / med["raw_pre_run"],
-                     "ratio_agent_vs_raw_pipeline": med["agent"] / med["raw_pipeline"],
-                     "ratio_memory_vs_raw_pre_run": med["agent_memory"] / med["raw_pre_run"],
-                     "ratio_memory_vs_raw_run": med["agent_memory"] / med["raw_run"],
-                     "ratio_b1_vs_raw_run": med["agent_b1"] / med["raw_run"],
-                     "ratio_agent_vs_raw_run_b4": med["agent"] / med["raw_run_b4"],
-                     "ratio_worker_vs_raw_run": med["agent_worker"] / med["raw_run"]})  # fmt: skip
-        print(json.dumps(rows[-1]["median_fps"]), f"agent/raw_run {rows[-1]['ratio_agent_vs_raw_run']:.3f}", flush=True)
-    agree = agreement(run, tensor.name, videos, pre)
+    variant = pick_variant(bundle, ModelConfig(name=model, threads=threads), required_fps=None).variant
+    run, name, pre = raw_model(model, threads, dict(variant.options))
+    agent_options = {**variant.options, "allow_spinning": variant.options.get("allow_spinning", False)}
+    same, _, _ = raw_model(model, threads, agent_options)
+    # the frames as the agent's cameras deliver them (decoded, scaled to the model's input by the decoder),
+    # repeated so that each measurement lasts over a second
+    per_camera = {f"cam{i}": decode(v, (pre.width, pre.height)) * args.laps for i, v in enumerate(videos)}
+    frames = [f for fs in per_camera.values() for f in fs]
+    cases: dict[str, Callable[[], float]] = {
+        "raw_run": lambda: raw_fps(run, name, frames, pre, include_pre=False),
+        "raw_pre_run": lambda: raw_fps(run, name, frames, pre, include_pre=True),
+        "raw_pre_run_agent_options": lambda: raw_fps(same, name, frames, pre, include_pre=True),
+        "raw_run_b4": lambda: raw_batched_fps(run, name, frames, pre, 4),
+        "agent_memory": lambda: agent_fps(model, videos, threads, WORK, memory=per_camera)[0],
+        "agent_memory_b1": lambda: agent_fps(model, videos, threads, WORK, memory=per_camera, max_batch=1)[0],
+        "raw_pipeline": lambda: pipeline_fps(run, name, videos, pre),
+        "agent_files": lambda: agent_fps(model, videos, threads, WORK)[0],
+        "agent_worker_files": lambda: agent_fps(model, videos, threads, WORK, isolation="worker")[0],
+    }
+    if threads > 1:  # the same cores as one slot per camera, each with 1 intra-op thread
+        cases["agent_memory_per_camera"] = lambda: agent_fps(model, videos, 1, WORK, memory=per_camera,
+                                                             policy="per-camera")[0]  # fmt: skip
+        cases["agent_files_per_camera"] = lambda: agent_fps(model, videos, 1, WORK, policy="per-camera")[0]
+    samples: dict[str, list[float]] = {case: [] for case in cases}
+    for _ in range(args.repeats):
+        for case, measure in cases.items():
+            samples[case].append(measure())
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    print(threads, json.dumps({k: round(v) for k, v in med.items()}), flush=True)
+    return {"threads": threads, "variant": variant.name, "input": f"{pre.width}x{pre.height}",
+            "frames_memory": len(frames), "median_fps": med, "samples": samples}  # fmt: skip
+
+
+def raw_model(model: str, threads: int, options: dict[str, Any]) -> tuple[ort.InferenceSession, str, ImagePreprocessor]:
+    """The variant the agent picks at ``threads``, in a plain onnxruntime session, its input name and preprocessing."""
+    bundle = find_bundle(model)
+    variant = pick_variant(bundle, ModelConfig(name=model, threads=threads), required_fps=None).variant
+    specs = bundle.manifest.input_specs(variant)
+    spec = bundle.manifest.preprocessing or ImagePreprocessing(input=specs[0].name)
+    assert isinstance(spec, ImagePreprocessing)
+    tensor = next(t for t in specs if t.name == spec.input)
+    return session(bundle.path_of(variant.entry), threads, options), tensor.name, ImagePreprocessor(spec, tensor)
+
+
+def agreement_of(model: str, videos: list[Path]) -> dict[str, float]:
+    run, name, pre = raw_model(model, 1, {})
+    agree = agreement(run, name, videos, pre)
     print("decode-resize agreement", agree, flush=True)
-    return {"model": about, "rows": rows, "agreement": agree}
+    return agree
 
 
 class Hook(BaseHTTPRequestHandler):
@@ -310,31 +321,44 @@ def markdown(info: dict[str, Any], fps: dict[str, Any], latency: dict[str, Any],
         "# Edge agent: end-to-end frames/s vs raw onnxruntime, urgent alert latency", "",
         f"- machine: {info['cores']} cores, {info['cpu']}, Linux {info['kernel']}, Python {info['python']}",
         f"- commit: `{info['commit']}`, date: {info['date']}", f"- versions: {v}", f"- command: `{command}`",
-        f"- model: {fps['model']}", "",
-        ("Frames/s on one simulated combine's two cameras (320x240 H.264). raw run: onnxruntime `run` on "
-         "tensors preprocessed ahead (frames decoded once into memory); raw pre+run: preprocessing (OpenCV area "
-         "resize, scale, NCHW) + `run` on the decoded frames; raw pipeline: a hand-written loop over the same "
-         "files (PyAV decode scaled by swscale, preprocess, run). agent: `EdgeAgent` reading the same files "
-         "(two file cameras flat out, policy alternate, one inference slot, decode on the source threads, "
-         "smoothing, SQLite outbox with WAL + synchronous=FULL, status file every second). Same variant and "
-         "intra-op threads everywhere; medians of interleaved repeats. agent (decoded frames): the agent fed "
-         "the frames raw onnxruntime gets, already decoded, from memory (OpenCV resize, as raw pre+run). The agent "
-         "batches up to 4 frames already waiting (scheduler.max_batch, default 4); raw run b4 is onnxruntime at "
-         "batch 4, and the agent with max_batch 1 is shown too."), "",
-        ("| threads | variant | input | frames | raw run b1 | raw run b4 | raw pre+run | raw pipeline | agent (files) "
-         "| agent / raw run b1 | agent / raw run b4 | agent / raw pipeline | agent max_batch 1 (files) | "
-         "agent (decoded frames) / raw pre+run | agent worker process (files) |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"- model: {fps['model']}; one simulated combine's two cameras (320x240 H.264)", "",
+        ("Same variant and intra-op threads on both sides of each ratio; medians of interleaved repeats. raw: "
+         "onnxruntime `run`, batch 1, on the given frames, preprocessing (scale, NCHW) included ('pre+run') or "
+         "done ahead ('run'), session options as the runtime's backend (spinning on: onnxruntime's default; the "
+         "agent turns it off because its decoders share the cores). agent: `EdgeAgent` (the library behind "
+         "`mlway edge run`): two cameras flat out, policy alternate, one inference slot batching up to 4 frames "
+         "already waiting, smoothing and events on their own thread, SQLite outbox (WAL, synchronous=FULL), "
+         "status file every second. per-camera: one inference slot per camera, 1 intra-op thread each (the same "
+         "cores as 2 threads)."), "",
+        "## The agent's own cost: the same decoded frames, fed from memory", "",
+        ("Frames decoded once, at the model's input size (what the agent's decoder delivers with "
+         "`model.decode_resize`, its default), repeated to last over a second; the agent reads them from memory "
+         "instead of a camera, so both sides do exactly the same work but the agent's."), "",
+        ("| threads | frames | raw pre+run | raw pre+run, agent's session options | raw run b4 | agent | "
+         "**agent / raw pre+run** | agent, max_batch 1 | agent per-camera | per-camera / raw pre+run |"),
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     for r in fps["rows"]:
         m = r["median_fps"]
-        lines.append(f"| {r['threads']} | {r['variant']} | {r['input']} | {r['frames']} | {m['raw_run']:.0f} | "
-                     f"{m['raw_run_b4']:.0f} | {m['raw_pre_run']:.0f} | {m['raw_pipeline']:.0f} | {m['agent']:.0f} | "
-                     f"**{r['ratio_agent_vs_raw_run']:.1%}** | {r['ratio_agent_vs_raw_run_b4']:.1%} | "
-                     f"**{r['ratio_agent_vs_raw_pipeline']:.1%}** | {m['agent_b1']:.0f} "
-                     f"({r['ratio_b1_vs_raw_run']:.1%} of raw run b1) | {m['agent_memory']:.0f}: "
-                     f"**{r['ratio_memory_vs_raw_pre_run']:.1%}** | {m['agent_worker']:.0f} "
-                     f"({r['ratio_worker_vs_raw_run']:.1%} of raw run b1) |")  # fmt: skip
+        per_cam = m.get("agent_memory_per_camera")
+        lines.append(f"| {r['threads']} | {r['frames_memory']} | {m['raw_pre_run']:.0f} | "
+                     f"{m['raw_pre_run_agent_options']:.0f} | {m['raw_run_b4']:.0f} | {m['agent_memory']:.0f} | "
+                     f"**{m['agent_memory'] / m['raw_pre_run']:.1%}** | {m['agent_memory_b1']:.0f} | "
+                     + (f"{per_cam:.0f} | {per_cam / m['raw_pre_run']:.1%} |" if per_cam else "- | - |"))  # fmt: skip
+    lines += ["", "## End to end on the video files (decoding included)", "",
+              ("raw pipeline: a hand-written loop over the same files (PyAV decode scaled by swscale, preprocess, "
+               "run), one thing after another; the agent decodes on the camera threads while the model runs. "
+               "raw run: the model alone on frames decoded ahead, for scale: decoding an H.264 frame costs more "
+               "than this tiny model's inference."), "",
+              ("| threads | raw run | raw pipeline | agent | **agent / raw pipeline** | agent / raw run | "
+               "agent per-camera | agent, model in a worker process |"),
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in fps["rows"]:
+        m = r["median_fps"]
+        per_cam = m.get("agent_files_per_camera")
+        lines.append(f"| {r['threads']} | {m['raw_run']:.0f} | {m['raw_pipeline']:.0f} | {m['agent_files']:.0f} | "
+                     f"**{m['agent_files'] / m['raw_pipeline']:.1%}** | {m['agent_files'] / m['raw_run']:.1%} | "
+                     f"{f'{per_cam:.0f}' if per_cam else '-'} | {m['agent_worker_files']:.0f} |")  # fmt: skip
     a = fps["agreement"]
     lines += ["", (f"Scaling in the decoder (swscale area, the agent's default `model.decode_resize`) vs OpenCV area "
                    f"resize after decoding, same model: top label agrees on {a['top1_agreement']:.2%} of "
@@ -354,7 +378,8 @@ def markdown(info: dict[str, Any], fps: dict[str, Any], latency: dict[str, Any],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--laps", type=int, default=3, help="times the decoded frames are fed (longer runs)")
     parser.add_argument("--alerts-per-camera", type=int, default=10)
     args = parser.parse_args()
     info = machine()

@@ -7,15 +7,17 @@
 
 Start order: preflight (every config problem at once, nothing started), the model (loaded and warm),
 the outbox (``quick_check``, a corrupt file is quarantined and reported; events a killed run left open
-are ended, ``interrupted``), the alerts, the event stage,
-the scheduler and its inference thread(s), the sources, the uploader (if ``hub`` is set) and the
-housekeeping thread (status.json every ``status_every_s``, a summary record every ``summary_every_s``).
+are ended, ``interrupted``), the alerts, the event stage and its thread (smoothing, alerts and records of
+inferred frames, beside the model), the scheduler and its inference thread(s), the sources, the uploader
+(if ``hub`` is set) and the housekeeping thread (status.json every ``status_every_s``, a summary record
+every ``summary_every_s``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from collections import deque
@@ -35,7 +37,7 @@ from mlway.edge.events import EventStage
 from mlway.edge.inference import Model, describe
 from mlway.edge.outbox import Outbox
 from mlway.edge.scheduler import CameraCounters, Scheduler
-from mlway.edge.sources import Source, SourceRunner, open_source
+from mlway.edge.sources import Frame, Source, SourceRunner, open_source
 from mlway.edge.status import (
     AgentState,
     AgentStatus,
@@ -51,6 +53,8 @@ from mlway.edge.uploader import Uploader
 
 log = logging.getLogger(__name__)
 MAX_FAULTS = 50
+EVENT_QUEUE_BATCHES = 64
+"""Inferred batches waiting for the event thread; a full queue holds the inference slot back."""
 
 
 @dataclass
@@ -93,6 +97,8 @@ class EdgeAgent:
         self.runners: dict[str, SourceRunner] = {}
         self.uploader: Uploader | None = None
         self._workers: list[threading.Thread] = []
+        self._inferred: queue.Queue[tuple[list[Frame], list[list[float]]] | None] = queue.Queue(EVENT_QUEUE_BATCHES)
+        self._event_thread: threading.Thread | None = None
         self._housekeeper: threading.Thread | None = None
         self._closed_cameras: set[str] = set()
         self._fps_marks: deque[tuple[float, dict[str, int]]] = deque(maxlen=64)
@@ -127,6 +133,8 @@ class EdgeAgent:
                                 on_fault=self._fault)  # fmt: skip
         self.scheduler = Scheduler([(c.name, c.fps) for c in config.cameras], policy=self._policy,
                                    queue=config.scheduler.queue)  # fmt: skip
+        self._event_thread = threading.Thread(target=self._event_loop, name="mlway-events", daemon=True)
+        self._event_thread.start()
         slots = cameras if self._policy == "per-camera" else [None]
         for camera in slots:
             thread = threading.Thread(target=self._infer_loop, args=(camera,), name=f"mlway-infer-{camera or 'slot'}",
@@ -193,6 +201,9 @@ class EdgeAgent:
             self.scheduler.close()
         for thread in self._workers:
             thread.join(max(0.1, min(2.0, end - time.monotonic())))
+        if self._event_thread is not None:  # the frames already inferred still make their events
+            self._inferred.put(None)
+            self._event_thread.join(max(0.1, min(2.0, end - time.monotonic())))
         for runner in self.runners.values():  # a source blocked in a read is left behind (its thread is a daemon)
             runner.join(max(0.05, min(0.5, end - time.monotonic())))
         if self._housekeeper is not None:
@@ -235,13 +246,32 @@ class EdgeAgent:
                     return
                 continue
             try:
-                for frame, probs in zip(frames, model.scores_frames(frames), strict=True):
-                    stage.push(frame, probs)
+                probs = model.scores_frames(frames)
             except MlwayError as exc:
                 self._fault(f"camera {frames[0].camera}: inference failed: {exc.message}")
             except Exception as exc:  # the slot thread's boundary: report and keep serving, never hang the agent
                 log.exception("inference slot error")
                 self._fault(f"camera {frames[0].camera}: frames lost to an internal error: {type(exc).__name__}: {exc}")
+            else:
+                self._inferred.put((frames, probs))  # released by the event thread once their events are out
+                continue
+            scheduler.release(frames)
+
+    def _event_loop(self) -> None:
+        """Smoothing, alerts and event records of inferred frames, in order, beside the inference slot(s): the
+        model's core never waits for Python bookkeeping or a disk write."""
+        scheduler, stage = self.scheduler, self.stage
+        if scheduler is None or stage is None:
+            raise MlwayError("the agent is not started")
+        while (item := self._inferred.get()) is not None:
+            frames, probs = item
+            try:
+                for frame, p in zip(frames, probs, strict=True):
+                    stage.push(frame, p)
+            except Exception as exc:  # the thread's boundary: report and keep going, never hang the agent
+                log.exception("event thread error")
+                self._fault(f"camera {frames[0].camera}: events of {len(frames)} frame(s) lost: "
+                            f"{type(exc).__name__}: {exc}")  # fmt: skip
             finally:
                 scheduler.release(frames)
 
