@@ -29,7 +29,8 @@ def demo(
 
     console = Console()
     try:
-        config = FieldRunConfig(out=out, hours=hours, machines=machines, seed=seed, link=link)
+        config = FieldRunConfig.model_validate({"out": out, "hours": hours, "machines": machines, "seed": seed,
+                                                "link": link})  # fmt: skip
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "options"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from mlway.core.model import StrictModel
 
@@ -29,7 +30,9 @@ class FieldRunConfig(StrictModel):
     fps: float = Field(default=2.0, gt=0, le=10, description="Camera frame rate of the simulated videos.")
     seed: int = Field(default=301, description="Shift seed (the bundled model never saw seeds 301 and up).")
     failure_rate: float = Field(default=0.6, ge=0, le=1, description="Share of unloadings that fail.")
-    link: str = Field(default="2g", description="Link profile: 2g (~40 kbit/s, 0.3-1 s latency, faults) or perfect.")
+    link: Literal["2g", "perfect"] = Field(
+        default="2g", description="Link profile: 2g (~40 kbit/s, 0.3-1 s latency, faults) or perfect."
+    )
     link_plan: list[LinkPhase] = Field(
         default_factory=lambda: [
             LinkPhase(up=False, seconds=8),
@@ -43,9 +46,3 @@ class FieldRunConfig(StrictModel):
         default=180.0, gt=0, le=3600, description="Deadline for the backlog to reach the hub."
     )
     min_iou: float = Field(default=0.3, gt=0, le=1, description="Time IoU at which an event matches a true one.")
-
-    @model_validator(mode="after")
-    def _plan(self) -> FieldRunConfig:
-        if self.link not in {"2g", "perfect"}:
-            raise ValueError(f"link {self.link!r} is unknown; use 2g or perfect")
-        return self

@@ -128,7 +128,7 @@ def run_field(config: FieldRunConfig, progress: Progress = lambda _: None) -> Fi
         f"simulating a {config.hours:g} h shift of {config.machines} combine(s), 2 cameras at {config.fps:g} fps "
         f"(seed {config.seed})"
     )
-    written = write_shift(shift_config, shift_dir)
+    write_shift(shift_config, shift_dir)
     shift = open_shift(shift_dir)
     truth: list[dict[str, Any]] = shift.events()["events"]
     frames = shift_config.frame_count * len(CAMERAS) * config.machines
@@ -187,7 +187,7 @@ def run_field(config: FieldRunConfig, progress: Progress = lambda _: None) -> Fi
         json.dumps({"events": [e.model_dump() for e in events], "fleet": fleet.model_dump()}, indent=1)
     )
     return FieldResult(
-        config=config, shift_dir=written.root if hasattr(written, "root") else shift_dir, truth=truth, events=events,
+        config=config, shift_dir=shift_dir, truth=truth, events=events,
         fleet=fleet, agents=statuses, confirmed=confirmed, link=log, run_s=run_s, drain_s=drain_s,
         shift_s=shift_config.hours * 3600, frames=frames,
     )  # fmt: skip
