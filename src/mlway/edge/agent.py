@@ -274,6 +274,11 @@ class EdgeAgent:
                             f"{type(exc).__name__}: {exc}")  # fmt: skip
             finally:
                 scheduler.release(frames)
+            if self._inferred.empty() and self._all_cameras_done():  # a finite run ends now, not at the next tick
+                self._done.set()
+
+    def _all_cameras_done(self) -> bool:
+        return bool(self.runners) and all(self._camera_done(c) for c in self.runners)
 
     def _camera_done(self, camera: str) -> bool:
         runner = self.runners.get(camera)
@@ -294,7 +299,7 @@ class EdgeAgent:
             if now >= next_summary:
                 self._summary()
                 next_summary = now + self.config.summary_every_s
-            if self.runners and all(self._camera_done(c) for c in self.runners):
+            if self._all_cameras_done():
                 self._done.set()
             self._stop.wait(0.05)
 
