@@ -353,11 +353,16 @@ def markdown(info: dict[str, Any], fps: dict[str, Any], latency: dict[str, Any],
                      f"({'met' if m['agent_memory'] >= 0.9 * m['raw_pre_run'] else 'missed'}); "
                      f"{m['agent_memory'] / m['raw_pre_run_agent_options']:.1%} of raw with the agent's session "
                      f"options; the agent's best layout {best / m['raw_pre_run']:.1%}.")  # fmt: skip
-    lines += ["", ("Where it misses, every core went to the model: the raw loop then has the cores to itself and "
-                   "onnxruntime's spinning threads make it fast, while the agent's own Python work (camera threads, "
-                   "scheduler, smoothing, records: about 100 us a frame under one interpreter lock) needs a core "
-                   "too, and spinning threads would starve it (the agent turns spinning off; compare the raw column "
-                   "with the agent's session options). A tiny model (0.3 ms a frame) shows this at its worst.")]
+    lines += [
+        "",
+        (
+            "Where it misses, every core went to the model: the raw loop then has the cores to itself and "
+            "onnxruntime's spinning threads make it fast, while the agent's own Python work (camera threads, "
+            "scheduler, smoothing, records: about 100 us a frame under one interpreter lock) needs a core "
+            "too, and spinning threads would starve it (the agent turns spinning off; compare the raw column "
+            "with the agent's session options). A tiny model (0.3 ms a frame) shows this at its worst."
+        ),
+    ]
     lines += ["", "## End to end on the video files (decoding included)", "",
               ("raw pipeline: a hand-written loop over the same files (PyAV decode scaled by swscale, preprocess, "
                "run), one thing after another; the agent decodes on the camera threads while the model runs. "
