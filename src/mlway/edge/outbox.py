@@ -309,7 +309,9 @@ class Outbox:
                 record = model.model_validate({"seq": seq, "clock": clock, **fields})
             except ValidationError as exc:
                 raise InputError(f"invalid outbox {kind}: {exc}", hint=f"fix the {kind}'s fields") from exc
-            body = record.model_dump_json()
+            # a field added after wire v1 is sent only when set, so hubs of an earlier version accept the rest
+            newer = {"interrupted"} if isinstance(record, EventRecord) and not record.interrupted else None
+            body = record.model_dump_json(exclude=newer)
             size = len(body.encode()) + ROW_OVERHEAD
             if kind == "event" and self._reserve_short:
                 self._refill_reserve()

@@ -308,3 +308,13 @@ def test_open_events_survive_a_corrupt_file(tmp_path: Path) -> None:
         ended = outbox.end_open_events()
     assert {e.event_id for e in ended} == {"open-one"} | {f"e{i}" for i in range(400)}  # add_event's are starts
     assert all(e.interrupted for e in ended)
+
+
+def test_records_carry_interrupted_only_when_set_so_older_hubs_accept_them(tmp_path: Path) -> None:
+    with Outbox.open(tmp_path / "o.db", "d1", max_bytes=2**20) as outbox:
+        change(outbox, "a", "start", 101.0)
+    with Outbox.open(tmp_path / "o.db", "d1", max_bytes=2**20) as outbox:
+        outbox.end_open_events()
+        (_, start), (_, end) = outbox.pending_json(10)
+    assert "interrupted" not in start
+    assert '"interrupted":true' in end
