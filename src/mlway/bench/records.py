@@ -41,7 +41,8 @@ class RequestRecord:
     """When the load driver wanted the request sent (open loop: the arrival time; closed loop: when
     the user became free)."""
     sent_at: float = float("nan")
-    """When the request was handed to the connection (after any client-side wait)."""
+    """When the request's last byte was handed to the socket (after any client-side wait and the HTTP
+    client's own work building it); a request that never got that far keeps the time it was started."""
     headers_at: float | None = None
     """When the response status line and headers arrived."""
     first_content_at: float | None = None

@@ -12,7 +12,9 @@ PERCENTILES: dict[str, float] = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 9
 """Distribution field -> percentile, computed with numpy's default (linear) method."""
 
 FORMULAS: dict[str, str] = {
-    "ttft": "time to first token = first_content_at - sent_at (first chunk with non-empty text)",
+    "ttft": "time to first token = first_content_at - sent_at (first chunk with non-empty text; sent_at is "
+    "when the request's last byte went to the socket: guidellm and vLLM's benchmark start the clock before "
+    "their HTTP client builds the request, a few tenths of a ms earlier)",
     "tpot": "time per output token = (E2E - TTFT) / (output_tokens - 1), over requests with >= 2 "
     "output tokens (GenAI-Perf and aiperf call this ITL)",
     "itl": "inter-token latency = every gap between consecutive content chunks, pooled over requests, "
