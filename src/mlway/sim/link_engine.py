@@ -115,6 +115,10 @@ class LinkEngine:
         self.count(connections=1, active=1)
         try:
             await conn.run()
+        except asyncio.CancelledError:
+            # the proxy is stopping; end normally: on Python 3.11 asyncio's streams log a traceback for a
+            # connection handler that ends cancelled
+            pass
         finally:
             conn.close()
             self.connections.discard(conn)

@@ -166,6 +166,18 @@ def test_down_blackhole_keeps_connections_silent(echo: EchoServer) -> None:
     assert (stats.blackholed, stats.dropped, stats.refused) == (2, 1, 0)
 
 
+def test_stopping_with_a_silenced_connection_open_logs_no_error(
+    echo: EchoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with LinkProxy(upstream(echo), LinkProfile(down_mode="blackhole")) as link:
+        open_conn = socket.create_connection(("127.0.0.1", link.port), timeout=0.5)
+        open_conn.sendall(b"before")
+        assert open_conn.recv(100) == b"before"
+        link.set_up(False)  # the connection hangs, as a 2G link that lost its carrier
+    open_conn.close()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
 def test_schedule_brings_the_link_down_and_up(echo: EchoServer) -> None:
     def wait_for(state: bool) -> None:
         deadline = time.monotonic() + 5
