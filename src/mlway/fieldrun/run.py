@@ -27,8 +27,8 @@ from mlway.edge.config import parse_config
 from mlway.edge.outbox import Outbox
 from mlway.edge.status import AgentStatus
 from mlway.fieldrun.config import FieldRunConfig, LinkPhase
+from mlway.hub.process import start_hub
 from mlway.hub.store import MAX_EVENTS_LIMIT
-from mlway.hub.testing import start_hub
 from mlway.sim import CAMERAS, ShiftConfig, open_shift, write_shift
 from mlway.sim.link import LinkProfile, LinkProxy, LinkStats
 
