@@ -160,9 +160,13 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _apply(conn: sqlite3.Connection, statements: tuple[str, ...], version: int) -> None:
-    """Run ``statements`` and record ``version``, all or nothing."""
+    """Run ``statements`` and record ``version``, all or nothing (once: another hub starting on the same file
+    may have applied it since this one read the version)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if version > 1 and conn.execute("SELECT 1 FROM schema_version WHERE version = ?", (version,)).fetchone():
+            conn.execute("ROLLBACK")
+            return
         for statement in statements:
             conn.execute(statement)
         conn.execute("INSERT INTO schema_version (version, applied_wall) VALUES (?, ?)", (version, time.time()))

@@ -10,7 +10,8 @@ import pytest
 from mlway.core.errors import InputError
 from mlway.core.wire import IngestBatch
 from mlway.hub import HubStore
-from mlway.hub.schema import SCHEMA_VERSION, TABLES
+from mlway.hub.schema import MIGRATIONS, SCHEMA_VERSION, TABLES
+from mlway.hub.store import _apply
 from mlway.hub.testing import event_record, summary_record
 
 
@@ -168,3 +169,12 @@ def test_an_event_ended_at_the_agents_restart_is_shown_interrupted(store: HubSto
     store.ingest(IngestBatch(device_id="combine-07", records=[event_record(1), end]))
     (event,) = store.events()
     assert (event.state, event.interrupted) == ("ended", True)
+
+
+def test_a_migration_another_hub_applied_meanwhile_is_not_applied_twice(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    HubStore.open(path).close()  # at the current version
+    with sqlite3.connect(path, isolation_level=None) as conn:  # a second hub that read version 1 before
+        _apply(conn, MIGRATIONS[2], 2)  # would fail on the duplicate column if it ran again
+    conn.close()
+    assert rows(path, "SELECT version FROM schema_version") == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
