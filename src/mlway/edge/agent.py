@@ -202,7 +202,10 @@ class EdgeAgent:
         for thread in self._workers:
             thread.join(max(0.1, min(2.0, end - time.monotonic())))
         if self._event_thread is not None:  # the frames already inferred still make their events
-            self._inferred.put(None)
+            try:
+                self._inferred.put(None, timeout=max(0.1, min(2.0, end - time.monotonic())))
+            except queue.Full:
+                log.warning("the event thread is behind at stop; frames still queued for it are left")
             self._event_thread.join(max(0.1, min(2.0, end - time.monotonic())))
         for runner in self.runners.values():  # a source blocked in a read is left behind (its thread is a daemon)
             runner.join(max(0.05, min(0.5, end - time.monotonic())))
