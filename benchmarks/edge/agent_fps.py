@@ -19,10 +19,7 @@ to the webhook's answer (a real HTTP server on 127.0.0.1) and to the command's s
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -30,14 +27,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from machine_info import machine
 
 from mlway.assets import bundled_models
 from mlway.edge.agent import EdgeAgent
@@ -55,24 +51,6 @@ CACHE = ROOT / ".cache" / "edge"
 WORK = CACHE / "bench-agent-state"
 SHIFT_ARGS = ["--machines", "1", "--hours", "0.1", "--fps", "2", "--seed", "8", "--failure-rate", "1",
               "--start-hour", "11", "--size", "320x240"]  # fmt: skip
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                            check=False).stdout.strip()  # fmt: skip
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src/mlway/edge", "src/mlway/runtime"], cwd=ROOT,
-                           capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
-    return {
-        "cores": os.cpu_count(), "cpu": cpu, "kernel": platform.release(), "python": platform.python_version(),
-        "commit": commit + ("+dirty" if dirty else ""), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "versions": {p: version(p) for p in ("onnxruntime", "av", "opencv-python-headless", "numpy")},
-    }  # fmt: skip
 
 
 def shift_dir() -> Path:
@@ -400,7 +378,9 @@ def main() -> None:
     parser.add_argument("--laps", type=int, default=3, help="times the decoded frames are fed (longer runs)")
     parser.add_argument("--alerts-per-camera", type=int, default=10)
     args = parser.parse_args()
-    info = machine()
+    info = machine(
+        ["src/mlway/edge", "src/mlway/runtime"], packages=["onnxruntime", "av", "opencv-python-headless", "numpy"]
+    )
     fps = bench_fps(args)
     latency = bench_latency(args)
     command = "flock /tmp/mlway-cpu.lock .venv/bin/python benchmarks/edge/agent_fps.py " + " ".join(sys.argv[1:])

@@ -37,7 +37,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import random
 import re
 import signal
@@ -50,11 +49,11 @@ import time
 import urllib.request
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
+from machine_info import machine
 
 import mlway.assets
 from mlway.core.clock import Stamp
@@ -428,24 +427,6 @@ def cycle_once(
     result.acked_during_loop = len(acked)
 
 
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    git = ["git", "-C", str(ROOT)]
-    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-    dirty = subprocess.run([*git, "status", "--porcelain", "--", "src/mlway/edge", "src/mlway/hub"],
-                           capture_output=True, text=True, check=False)  # fmt: skip
-    return {
-        "cores": os.cpu_count(), "cpu": cpu, "kernel": platform.release(), "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version, "commit": commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else ""),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }  # fmt: skip
-
-
 ROWS = [
     ("agent SIGKILLs", "agent_kills"), ("... of them during start-up (no status.json yet)", "agent_kills_before_ready"),
     ("... of them 0-50 ms after the hub's answer began to arrive", "agent_kills_on_answer"),
@@ -515,7 +496,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     shift = make_shift(ROOT / ".cache" / "edge")
-    info = machine()
+    info = machine(["src/mlway/edge", "src/mlway/hub"])
     results: dict[str, Result] = {}
     runs = [
         ("flapping link", Plan(kills=args.kills, seed=args.seed, latency_s=(0.05, 0.3))),

@@ -14,22 +14,16 @@ numbers say. Results: benchmarks/edge/results/hub_ingest.md (+ .json).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import json
-import os
-import platform
 import sqlite3
-import subprocess
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 import requests
+from machine_info import machine
 
 from mlway.core.wire import IngestBatch
 from mlway.hub import HubStore
@@ -38,33 +32,6 @@ from mlway.hub.testing import event_record, start_hub
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
 KINDS = ("start", "update", "end")
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    git = ["git", "-C", str(ROOT)]
-    commit = subprocess.run(
-        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    dirty = subprocess.run(
-        [*git, "status", "--porcelain", "--", "src/mlway/hub"], capture_output=True, text=True, check=False
-    )
-    return {
-        "cores": os.cpu_count(),
-        "cpu": cpu,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "fastapi": version("fastapi"),
-        "uvicorn": version("uvicorn"),
-        "commit": commit + ("+dirty" if dirty.stdout.strip() else ""),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
 
 
 def batches(device: str, total: int, size: int) -> list[IngestBatch]:
@@ -171,7 +138,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=4, help="Concurrent devices.")
     parser.add_argument("--repeats", type=int, default=3, help="Runs per configuration (the median is reported).")
     args = parser.parse_args()
-    info = machine()
+    info = machine(["src/mlway/hub"], packages=["fastapi", "uvicorn"])
     rows = []
     for size in (100, 1000):
         per_device = args.events // args.devices
@@ -213,7 +180,7 @@ def main() -> None:
     header = f"""# Hub ingest on SQLite (events/s)
 
 Machine: {info["cores"]} cores, {info["cpu"]}, kernel {info["kernel"]}, Python {info["python"]},
-SQLite {info["sqlite"]}, fastapi {info["fastapi"]}, uvicorn {info["uvicorn"]}.
+SQLite {info["sqlite"]}, fastapi {info["versions"]["fastapi"]}, uvicorn {info["versions"]["uvicorn"]}.
 Commit {info["commit"]}, {info["date"]}. Command: `{command}` (median of {args.repeats} runs).
 
 All three store the same rows with WAL + synchronous=FULL and one committed transaction per batch.

@@ -23,21 +23,17 @@ Results: benchmarks/edge/results/uplink_drain.md (+ .json).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import json
-import os
-import platform
 import shutil
 import sqlite3
-import subprocess
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine_info import machine
 
 from mlway.core.clock import Stamp
 from mlway.core.wire import CameraSummary, Clock, Heartbeat
@@ -55,32 +51,6 @@ DAY0 = 1_790_000_000.0
 UPDATE_EVERY_S = 10.0
 SUMMARY_EVERY_S = 60.0
 MODEL = "grain-v3"
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    git = ["git", "-C", str(ROOT)]
-    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-    dirty = subprocess.run(
-        [*git, "status", "--porcelain", "--", "src/mlway/edge/outbox.py", "src/mlway/edge/uploader.py"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return {
-        "cores": os.cpu_count(),
-        "cpu": cpu,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "commit": commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else ""),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
 
 
 def day_records(hours: float, seed: int) -> tuple[list[tuple[float, str, dict[str, Any]]], dict[str, int]]:
@@ -308,7 +278,7 @@ def main() -> None:
             drain(template, work, "gzip prefix", limit=args.prefix, gzip_level=6, **common),
             drain(template, work, "gzip day", limit=None, gzip_level=6, **common),
         ]
-    meta = machine()
+    meta = machine(["src/mlway/edge/outbox.py", "src/mlway/edge/uploader.py"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "uplink_drain.json").write_text(
         json.dumps({"machine": meta, "day": day, "encode": enc, "runs": runs}, indent=2) + "\n"

@@ -25,6 +25,8 @@ def harness() -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    if str(path.parent) not in sys.path:  # the harness imports its sibling machine_info, as when run as a script
+        sys.path.insert(0, str(path.parent))
     sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
     spec.loader.exec_module(module)
     return module
