@@ -32,5 +32,5 @@ def test_a_request_waiting_for_a_pooled_connection_is_not_charged_to_the_servers
     assert second.sent_at >= first.end_at - 5 * MS
     for r in (first, second):
         assert r.first_content_at is not None
-        assert 55 * MS <= r.first_content_at - r.sent_at < 90 * MS
+        assert 55 * MS <= r.first_content_at - r.sent_at < 120 * MS  # charged the wait, the second would be ~190
     assert second.sent_at - second.scheduled_at > 100 * MS
