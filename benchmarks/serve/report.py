@@ -102,8 +102,31 @@ def overhead(datas: list[dict[str, Any]]) -> str:
             + "\n"
         )
     commands = [command("overhead.py", d["args"]) for d in datas]
+    floor = RESULTS / "floor.json"
+    if floor.is_file():
+        parts.append(_floor(json.loads(floor.read_text())))
+        commands.append(command("floor.py", None))
     return page("Benchmark 2: server overhead vs onnxruntime called directly", datas[0], commands,
                 "\n".join(parts), "overhead")  # fmt: skip
+
+
+def _floor(data: dict[str, Any]) -> str:
+    m, args, info = data["medians_ms"], data["args"], data["machine"]
+    runs = "; ".join(f"{k} {', '.join(f'{x:.2f}' for x in v)}" for k, v in data["runs_ms"].items())
+    return (
+        f"## The floor: HTTP and a process hop, no mlway code (`floor.py`)\n\n"
+        f"Run {info['date']}, commit `{info['commit']}`. A bare ASGI app on the same uvicorn/uvloop/httptools "
+        f"stack answers a {args['request_bytes']:,} byte POST with {args['reply_bytes']:,} bytes (MiniLM b8's "
+        f"binary request and answer), to the same aiohttp client on core 1:\n\n"
+        f"| | p50 beyond the wait |\n|---|---|\n"
+        f"| answers at once | {m['http_at_once']:.2f} ms |\n"
+        f"| answers after a thread waited {args['wait_ms']:g} ms (the model's time) | {m['http_after_wait']:.2f} ms |"
+        f"\n\nAnd the process hop: a small pickled request to a child process (core 0), the same answer back "
+        f"pickled over a socketpair:\n\n| | p50 beyond the wait |\n|---|---|\n"
+        f"| child answers at once | {m['pipe_at_once']:.2f} ms |\n"
+        f"| child works {args['wait_ms']:g} ms first | {m['pipe_after_wait']:.2f} ms |\n\n"
+        f"Per-repeat values: {runs}\n"
+    )
 
 
 def density(data: dict[str, Any]) -> str:
