@@ -21,21 +21,22 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Literal
 
 import requests
 from machine_info import machine
 
-from mlway.core.wire import IngestBatch
+from mlway.core.wire import EventRecord, IngestBatch, SummaryRecord
 from mlway.hub import HubStore
 from mlway.hub.testing import event_record, start_hub
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
-KINDS = ("start", "update", "end")
+KINDS: tuple[Literal["start"], Literal["update"], Literal["end"]] = ("start", "update", "end")
 
 
 def batches(device: str, total: int, size: int) -> list[IngestBatch]:
-    records = [
+    records: list[EventRecord | SummaryRecord] = [
         event_record(s, event_id=f"{device}-{(s - 1) // 3}", kind=KINDS[(s - 1) % 3]) for s in range(1, total + 1)
     ]
     return [IngestBatch(device_id=device, records=records[i : i + size]) for i in range(0, total, size)]

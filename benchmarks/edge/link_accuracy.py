@@ -12,17 +12,16 @@ Writes benchmarks/edge/results/link_accuracy.{json,md} with machine, commit and 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import platform
 import socket
 import socketserver
 import statistics
-import subprocess
 import threading
 import time
 from pathlib import Path
+
+from machine_info import machine
 
 from mlway.sim.link import LinkProfile, LinkProxy
 
@@ -38,22 +37,15 @@ class _Echo(socketserver.BaseRequestHandler):
             pass
 
 
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def _commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-    return done.stdout.strip() or "unknown"
-
-
 def roundtrip(port: int, data: bytes) -> float:
     start = time.monotonic()
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sender = threading.Thread(target=lambda: (sock.sendall(data), sock.shutdown(socket.SHUT_WR)))
+
+        def send() -> None:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send)
         sender.start()
         got = 0
         while chunk := sock.recv(262144):
@@ -73,16 +65,14 @@ def main() -> None:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     upstream = ("127.0.0.1", int(server.server_address[1]))
-    out: dict[str, object] = {
-        "machine": _cpu(), "cores": os.cpu_count(), "commit": _commit(),
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "python": platform.python_version(),
-    }  # fmt: skip
+    info = machine(["src/mlway/sim"])
+    out: dict[str, dict[str, float]] = {}
 
-    with LinkProxy(upstream, LinkProfile(up_bps=40_000)) as link:
+    with LinkProxy(upstream, LinkProfile.model_validate({"up_bps": 40_000})) as link:
         took = upload_s(link.port, 20_000)
     out["shaping_40kbps_20KB"] = {"expected_s": 4.0, "measured_s": round(took, 3), "ratio": round(took / 4.0, 4)}
 
-    with LinkProxy(upstream, LinkProfile(latency_min_s=0.3, latency_max_s=0.3)) as link:
+    with LinkProxy(upstream, LinkProfile.model_validate({"latency_min_s": 0.3, "latency_max_s": 0.3})) as link:
         rtts = [roundtrip(link.port, b"x") for _ in range(20)]
     mean = statistics.mean(rtts)
     out["latency_300ms_each_way"] = {"expected_rtt_s": 0.6, "mean_rtt_s": round(mean, 4), "ratio": round(mean / 0.6, 4)}
@@ -103,12 +93,11 @@ def main() -> None:
     server.shutdown()
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "link_accuracy.json").write_text(json.dumps(out, indent=2) + "\n")
-    title = f"# Link emulator accuracy ({out['date']}, commit {out['commit']}, {out['machine']}, {out['cores']} cores)"
+    (RESULTS / "link_accuracy.json").write_text(json.dumps({"machine": info, **out}, indent=2) + "\n")
+    title = f"# Link emulator accuracy ({info['date']}, commit {info['commit']}, {info['cpu']}, {info['cores']} cores)"
     lines = [title, "", "| measurement | result |", "|---|---|"]
     for key, value in out.items():
-        if isinstance(value, dict):
-            lines.append(f"| {key} | {', '.join(f'{k}={v}' for k, v in value.items())} |")
+        lines.append(f"| {key} | {', '.join(f'{k}={v}' for k, v in value.items())} |")
     (RESULTS / "link_accuracy.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
