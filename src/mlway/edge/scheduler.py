@@ -29,6 +29,9 @@ from mlway.core.errors import ConfigError
 from mlway.edge.sources.base import Frame
 
 POLICIES = ("alternate", "round-robin", "per-camera")
+READ_AHEAD = 8
+"""Frames a reader that waits for room (``offer(wait=True)``: a file read flat out) may queue, whatever
+``queue`` says; it is woken again when half of them are taken, not for every frame."""
 
 
 @dataclass
@@ -51,16 +54,28 @@ class _Queue:
     name: str
     fps: float | None
     depth: int
+    ready: threading.Condition
+    """Notified when a frame arrives or the camera ends: this camera's own slot waits here (per-camera)."""
+    space: threading.Condition
+    """Notified when a frame leaves: the camera's reader waits here for room (``offer(wait=True)``)."""
     frames: deque[Frame] = field(default_factory=deque)
     counters: CameraCounters = field(default_factory=CameraCounters)
     next_due: float | None = None
     closed: bool = False
     busy: int = 0
     """Frames taken and not yet released (being inferred)."""
+    reader_waits: bool = False
+    """The camera's reader waits for room (``offer(wait=True)`` found the read-ahead full)."""
 
 
 class Scheduler:
-    """Thread-safe frame queues with a policy; see the module docstring."""
+    """Thread-safe frame queues with a policy; see the module docstring.
+
+    One lock guards every queue; each waiter sleeps on its own condition (the shared slot on ``_ready``,
+    a camera's slot on its ``ready``, its reader on its ``space``), so a frame wakes the one thread that
+    can use it, not every thread of every camera (at thousands of frames/s those wake-ups cost more
+    than the model).
+    """
 
     def __init__(
         self, cameras: Sequence[tuple[str, float | None]], *, policy: str = "alternate", queue: int = 1
@@ -70,9 +85,13 @@ class Scheduler:
         if not cameras:
             raise ConfigError("the scheduler needs at least one camera")
         self.policy = policy
-        self._queues = [_Queue(name, fps, queue) for name, fps in cameras]
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._queues = [
+            _Queue(name, fps, queue, threading.Condition(self._lock), threading.Condition(self._lock))
+            for name, fps in cameras
+        ]
         self._by_name = {q.name: q for q in self._queues}
-        self._cond = threading.Condition()
         self._turn = 0
         self._turn_since: float | None = None
         self._closed = False
@@ -83,9 +102,10 @@ class Scheduler:
         """Queue ``frame``; False if it was skipped (over the camera's fps) or the scheduler is closed.
 
         ``wait=False`` (live sources): a full queue drops its oldest frame. ``wait=True`` (a file read
-        flat out): block until there is room, so no frame is dropped.
+        flat out): up to ``READ_AHEAD`` frames wait; past that, block until half are taken, so no frame is
+        dropped.
         """
-        with self._cond:
+        with self._lock:
             q = self._by_name[frame.camera]
             q.counters.frames_in += 1
             if q.fps is not None:
@@ -96,51 +116,59 @@ class Scheduler:
                 # keep the cadence (due one period after the last due time) unless far behind it
                 late = q.next_due is None or frame.time_s - q.next_due > period
                 q.next_due = frame.time_s + period if late or q.next_due is None else q.next_due + period
-            while wait and len(q.frames) >= q.depth and not self._closed:
-                self._cond.wait(0.1)
+            if wait and len(q.frames) >= max(q.depth, READ_AHEAD):
+                q.reader_waits = True
+                while len(q.frames) > max(q.depth, READ_AHEAD) // 2 and not self._closed:
+                    q.space.wait(0.1)
+                q.reader_waits = False
             if self._closed:
                 return False
-            if len(q.frames) >= q.depth:
+            if not wait and len(q.frames) >= q.depth:
                 q.frames.popleft()
                 q.counters.dropped += 1
             q.frames.append(frame)
-            self._cond.notify_all()
+            q.ready.notify()
+            self._ready.notify()
             return True
 
     def finish(self, camera: str) -> None:
         """``camera`` delivers no more frames (its turn is skipped from now on)."""
-        with self._cond:
-            self._by_name[camera].closed = True
-            self._cond.notify_all()
+        with self._lock:
+            q = self._by_name[camera]
+            q.closed = True
+            q.ready.notify_all()
+            self._ready.notify_all()
 
     def close(self) -> None:
         """Wake every waiter; ``next`` returns what is still queued, then None."""
-        with self._cond:
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
+            self._ready.notify_all()
+            for q in self._queues:
+                q.ready.notify_all()
+                q.space.notify_all()
 
     # consumers -------------------------------------------------------------------------------------------
 
     @property
     def exhausted(self) -> bool:
         """Every camera finished (or the scheduler closed) and no frame is left."""
-        with self._cond:
+        with self._lock:
             return all(not q.frames for q in self._queues) and (self._closed or all(q.closed for q in self._queues))
 
     def next(self, timeout: float) -> Frame | None:
         """The next frame for the shared slot by the policy, or None after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             while True:
                 frame = self._pick()
                 if frame is not None:
-                    self._cond.notify_all()
                     return frame
                 left = deadline - time.monotonic()
                 ended = self._closed or all(q.closed for q in self._queues)
                 if left <= 0 or (ended and self._empty()):
                     return None
-                self._cond.wait(min(left, self._turn_wait()))
+                self._ready.wait(min(left, self._turn_wait()))
 
     def next_batch(self, limit: int, timeout: float) -> list[Frame]:
         """The next frame by the policy (waiting up to ``timeout``), then up to ``limit - 1`` more that are
@@ -149,7 +177,7 @@ class Scheduler:
         if first is None:
             return []
         out = [first]
-        with self._cond:
+        with self._lock:
             while len(out) < limit:
                 frame = self._pick_waiting()
                 if frame is None:
@@ -168,13 +196,13 @@ class Scheduler:
 
     def release(self, frames: list[Frame]) -> None:
         """The model is done with ``frames`` (taken by ``next``, ``next_batch`` or ``next_for``)."""
-        with self._cond:
+        with self._lock:
             for frame in frames:
                 self._by_name[frame.camera].busy -= 1
 
     def pending(self, camera: str) -> int:
         """Frames of ``camera`` queued or being inferred."""
-        with self._cond:
+        with self._lock:
             q = self._by_name[camera]
             return len(q.frames) + q.busy
 
@@ -182,12 +210,12 @@ class Scheduler:
         """The oldest waiting frame of ``camera`` (policy ``per-camera``), or None after ``timeout``."""
         deadline = time.monotonic() + timeout
         q = self._by_name[camera]
-        with self._cond:
+        with self._lock:
             while not q.frames:
                 left = deadline - time.monotonic()
                 if left <= 0 or q.closed or self._closed:
                     return None
-                self._cond.wait(left)
+                q.ready.wait(left)
             return self._take(q)
 
     def _empty(self) -> bool:
@@ -196,8 +224,10 @@ class Scheduler:
     def _take(self, q: _Queue) -> Frame:
         q.counters.taken += 1
         q.busy += 1
-        self._cond.notify_all()
-        return q.frames.popleft()
+        frame = q.frames.popleft()
+        if q.reader_waits and len(q.frames) <= max(q.depth, READ_AHEAD) // 2:
+            q.space.notify()
+        return frame
 
     def _pick(self) -> Frame | None:
         n = len(self._queues)
@@ -232,9 +262,9 @@ class Scheduler:
 
     def counters(self) -> dict[str, CameraCounters]:
         """A copy of every camera's counters."""
-        with self._cond:
+        with self._lock:
             return {q.name: CameraCounters(**vars(q.counters)) for q in self._queues}
 
     def backlog(self) -> dict[str, int]:
-        with self._cond:
+        with self._lock:
             return {q.name: len(q.frames) for q in self._queues}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mlway.core.errors import ConfigError
-from mlway.edge.scheduler import Scheduler
+from mlway.edge.scheduler import READ_AHEAD, Scheduler
 from mlway.edge.sources.base import Frame
 
 PIXELS = np.zeros((2, 2, 3), np.uint8)
@@ -104,19 +104,24 @@ def test_per_camera_slots_take_only_their_camera() -> None:
     assert s.next_for("header", 0.05) is None
 
 
-def test_a_waiting_offer_blocks_instead_of_dropping() -> None:
+def test_a_waiting_offer_reads_ahead_then_blocks_instead_of_dropping() -> None:
     s = Scheduler([("file", None)], policy="round-robin", queue=1)
-    s.offer(frame("file", 0), True)
+    for i in range(READ_AHEAD):  # a file read flat out may run READ_AHEAD frames ahead of a queue of 1
+        s.offer(frame("file", i), True)
     offered = threading.Event()
 
     def produce() -> None:
-        s.offer(frame("file", 1), True)
+        s.offer(frame("file", READ_AHEAD), True)
         offered.set()
 
     threading.Thread(target=produce, daemon=True).start()
-    assert not offered.wait(0.2)  # blocked: the queue is full
-    assert drain(s) == [("file", 0), ("file", 1)]
-    assert offered.is_set()
+    assert not offered.wait(0.2)  # blocked: the read-ahead is full
+    taken = [s.next(0.1) for _ in range(READ_AHEAD // 2 - 1)]
+    assert not offered.wait(0.2)  # still more than half waiting: the reader is not woken per frame
+    taken.append(s.next(0.1))
+    assert offered.wait(2)  # half taken: room again
+    got = [(f.camera, f.index) for f in taken if f is not None] + drain(s)
+    assert got == [("file", i) for i in range(READ_AHEAD + 1)]
     assert s.counters()["file"].dropped == 0
 
 
