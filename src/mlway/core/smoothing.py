@@ -53,6 +53,9 @@ class Thresholds(StrictModel):
     min_gap_s: float | None = Field(default=None, ge=0, le=3600, description="Dip below exit that is bridged.")
 
 
+_NO_OVERRIDES = Thresholds()
+
+
 class SmoothingConfig(StrictModel):
     """How per-frame scores become events. Defaults suit 1-5 frames per second per camera."""
 
@@ -87,7 +90,7 @@ class SmoothingConfig(StrictModel):
 
     def rule(self, label: str | None) -> tuple[float, float, float, float]:
         """(enter, exit, min_duration_s, min_gap_s) for ``label``."""
-        o = self.labels.get(label or "", Thresholds())
+        o = self.labels.get(label or "") or _NO_OVERRIDES
         return (
             self.enter if o.enter is None else o.enter,
             self.exit if o.exit is None else o.exit,
@@ -200,6 +203,7 @@ class EventSmoother:
         self.labels = tuple(labels)
         self.source = source
         self._events = [i for i, name in enumerate(labels) if name not in self.config.background]
+        self._rules = [self.config.rule(name) for name in labels]  # per frame, a lookup (the config is read once)
         self._count = 0
         self._id_factory = id_factory or self._default_id
         self._tracks: dict[int, _Track] = {}
@@ -260,7 +264,7 @@ class EventSmoother:
 
     def _step(self, index: int, time_s: float, score: float) -> list[EventUpdate]:
         label = self.labels[index]
-        enter, exit_, min_duration, min_gap = self.config.rule(label)
+        enter, exit_, min_duration, min_gap = self._rules[index]
         track = self._tracks.get(index)
         if track is None:
             if score < enter:

@@ -242,8 +242,7 @@ class EdgeAgent:
             if camera is None:
                 frames = scheduler.next_batch(limit, 0.2)
             else:
-                one = scheduler.next_for(camera, 0.2)
-                frames = [one] if one is not None else []
+                frames = scheduler.next_batch_for(camera, limit, 0.2)
             if not frames:
                 if self._stop.is_set() or (scheduler.exhausted if camera is None else self._camera_done(camera)):
                     return

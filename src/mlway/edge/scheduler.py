@@ -11,7 +11,8 @@ Policies (one inference slot unless said):
   camera (then the turn passes, so a dead camera does not stall the others).
 * ``round-robin``: the next camera in turn order that has a frame waiting; never idles while any
   camera has one (work-conserving, but a fast camera gets more of the slot than a slow one).
-* ``per-camera``: one slot per camera (``next_for``); for devices with a core or NPU core per camera.
+* ``per-camera``: one slot per camera (``next_for``, ``next_batch_for``); for devices with a core or NPU
+  core per camera.
 
 Counters per camera: ``frames_in`` (offered), ``skipped`` (above the camera's target fps, by stream
 time), ``dropped`` (the oldest frame dropped because the slot was behind), ``inferred``.
@@ -217,6 +218,18 @@ class Scheduler:
                     return None
                 q.ready.wait(left)
             return self._take(q)
+
+    def next_batch_for(self, camera: str, limit: int, timeout: float) -> list[Frame]:
+        """``next_for``, then up to ``limit - 1`` more of ``camera``'s frames already waiting (no extra wait)."""
+        first = self.next_for(camera, timeout)
+        if first is None:
+            return []
+        out = [first]
+        q = self._by_name[camera]
+        with self._lock:
+            while len(out) < limit and q.frames:
+                out.append(self._take(q))
+        return out
 
     def _empty(self) -> bool:
         return all(not q.frames for q in self._queues)

@@ -104,6 +104,21 @@ def test_per_camera_slots_take_only_their_camera() -> None:
     assert s.next_for("header", 0.05) is None
 
 
+def test_a_per_camera_batch_takes_only_that_cameras_frames_already_waiting() -> None:
+    s = Scheduler([("header", None), ("auger", None)], policy="per-camera", queue=10)
+    for i in range(3):
+        s.offer(frame("auger", i))
+    s.offer(frame("header", 0))
+    batch = s.next_batch_for("auger", 2, 0.1)
+    assert [(f.camera, f.index) for f in batch] == [("auger", 0), ("auger", 1)]
+    assert [(f.camera, f.index) for f in s.next_batch_for("auger", 4, 0.1)] == [("auger", 2)]  # no wait for more
+    started = time.monotonic()
+    assert s.next_batch_for("auger", 4, 0.05) == []
+    assert time.monotonic() - started >= 0.04  # waited its timeout for a first frame
+    assert s.pending("auger") == 3  # taken, not yet released
+    assert s.pending("header") == 1
+
+
 def test_a_waiting_offer_reads_ahead_then_blocks_instead_of_dropping() -> None:
     s = Scheduler([("file", None)], policy="round-robin", queue=1)
     for i in range(READ_AHEAD):  # a file read flat out may run READ_AHEAD frames ahead of a queue of 1
