@@ -196,7 +196,7 @@ class Scheduler:
         return self._take(q)
 
     def release(self, frames: list[Frame]) -> None:
-        """The model is done with ``frames`` (taken by ``next``, ``next_batch`` or ``next_for``)."""
+        """The model is done with ``frames`` (taken by ``next``, ``next_batch``, ``next_for`` or ``next_batch_for``)."""
         with self._lock:
             for frame in frames:
                 self._by_name[frame.camera].busy -= 1
