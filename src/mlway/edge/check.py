@@ -59,7 +59,10 @@ def required_fps(config: EdgeConfig) -> float | None:
 
 
 def resolve_policy(config: EdgeConfig, threads: int, cores: int) -> str:
-    """'auto' -> per-camera when every camera can have ``threads`` cores of its own, else round-robin."""
+    """'auto' -> per-camera when every camera can have ``threads`` cores of its own, else round-robin.
+
+    (``preflight`` gives each camera ``cores // cameras`` threads when ``model.threads`` is 0, so 'auto'
+    with several cameras and at least as many cores is per-camera.)"""
     policy = config.scheduler.policy
     need = len(config.cameras) * threads
     if policy == "auto":
@@ -107,9 +110,16 @@ def _source_problems(config: EdgeConfig) -> list[str]:
 def preflight(config: EdgeConfig, *, memory: int | None = None) -> Preflight:
     """Check what the schema cannot; raise one ConfigError naming every problem and its fix."""
     problems: list[str] = []
+    cores = len(available_cpus())
+    model, needed = config.model, required_fps(config)
+    if config.scheduler.policy == "auto" and model.threads == 0 and 1 < len(config.cameras) <= cores:
+        # every core to the model: one slot per camera with its share of the cores, each slot keeping up
+        # with its own camera
+        model = model.model_copy(update={"threads": cores // len(config.cameras)})
+        needed = None if needed is None else max(c.fps or 0.0 for c in config.cameras)
     try:
         bundle = find_bundle(config.model.name)
-        pick = pick_variant(bundle, config.model, required_fps=required_fps(config), memory=memory)
+        pick = pick_variant(bundle, model, required_fps=needed, memory=memory)
     except MlwayError as exc:
         raise ConfigError(f"model: {exc.message}", hint=exc.hint) from exc
     smoothing, smoothing_from = smoothing_of(config, bundle)
@@ -131,7 +141,7 @@ def preflight(config: EdgeConfig, *, memory: int | None = None) -> Preflight:
     if (why := _state_dir_problem(config.state_dir)) is not None:
         problems.append(why)
     try:
-        policy = resolve_policy(config, pick.threads, len(available_cpus()))
+        policy = resolve_policy(config, pick.threads, cores)
     except ConfigError as exc:
         problems.append(f"scheduler.policy: {exc.message} (fix: {exc.hint})")
         policy = "alternate"

@@ -54,7 +54,13 @@ class ModelConfig(StrictModel):
         max_length=63,
         description="A variant name, or 'auto': the bundle's first variant that fits this device's memory and CPU.",
     )
-    threads: int = Field(default=0, ge=0, le=256, description="Intra-op threads; 0 = every core of this device.")
+    threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Intra-op threads; 0 = every core of this device (with scheduler.policy auto and several "
+        "cameras, split between one inference slot per camera when there are at least as many cores).",
+    )
     decode_resize: bool = Field(
         default=True,
         description="Scale video frames to the model's input size while decoding them (FFmpeg swscale, area filter, "
@@ -102,8 +108,8 @@ class SchedulerConfig(StrictModel):
         default="alternate",
         description="'alternate': one inference slot, cameras take strict turns frame by frame (the talk's "
         "board); 'round-robin': one slot, next camera with a frame waiting; 'per-camera': one inference "
-        "worker per camera (needs cameras x threads cores); 'auto': per-camera when the cores allow, else "
-        "round-robin.",
+        "worker per camera (needs cameras x threads cores); 'auto': per-camera when the cores allow (with "
+        "model.threads 0, each camera gets cores / cameras threads), else round-robin.",
     )
     queue: int = Field(
         default=1, ge=1, le=1000, description="Frames kept waiting per camera; when behind, the oldest is dropped."

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from mlway.core.errors import ConfigError
+from mlway.edge import check, inference
 from mlway.edge.check import preflight
 from mlway.edge.config import load_config, parse_config
 from mlway.edge.testing import write_colour_bundle, write_colour_video
@@ -140,6 +141,22 @@ def test_per_camera_workers_need_a_core_per_camera(assets: Path) -> None:
     assert "use policy alternate or round-robin" in str(info.value)
     data["scheduler"] = {"policy": "auto"}
     assert preflight(parse_config(data)).policy == "round-robin"
+
+
+@pytest.mark.parametrize(
+    ("cores", "policy", "threads"), [(2, "per-camera", 1), (5, "per-camera", 2), (1, "round-robin", 1)]
+)
+def test_auto_with_every_core_splits_the_cores_between_one_slot_per_camera(
+    assets: Path, monkeypatch: pytest.MonkeyPatch, cores: int, policy: str, threads: int
+) -> None:
+    monkeypatch.setattr(check, "available_cpus", lambda: list(range(cores)))
+    monkeypatch.setattr(inference, "available_cpus", lambda: list(range(cores)))
+    cams = [{"name": n, "source": str(assets / "auger.mp4")} for n in ("header", "auger")]
+    data = base(assets, cameras=cams, scheduler={"policy": "auto"})  # model.threads left at 0: every core
+    plan = preflight(parse_config(data))
+    assert (plan.policy, plan.pick.threads) == (policy, threads)
+    data["model"] = {"name": str(assets / "colour"), "threads": 2}  # threads asked for: no split
+    assert preflight(parse_config(data)).policy == ("per-camera" if cores >= 4 else "round-robin")
 
 
 def mlway(*args: str) -> subprocess.CompletedProcess[str]:
