@@ -374,10 +374,12 @@ def markdown(info: dict[str, Any], fps: dict[str, Any], latency: dict[str, Any],
             "its decoders share the cores; raw with the same session options is slower than the agent (the "
             "'agent's session options' ratio). One slot per camera with 1 thread each (policy per-camera, the "
             "same 2 cores) does better than raw's 2-thread session, but raw in that same layout (one session "
-            "per camera, each on its own Python thread, nothing else) is faster still: the agent's own work per "
-            "frame (the camera thread's preprocessing and hand-off, the slot's bookkeeping, smoothing and "
-            "records on the event thread: about 140 us of CPU per frame beside the model's ~300 us, by per-thread "
-            "CPU time in one run) needs the same two cores. A tiny model (0.3 ms a frame) shows this at its worst."
+            "per camera, each on its own Python thread, nothing else) is faster still: the agent's own work "
+            "needs the same two cores. Per-thread CPU times from /proc in one memory-fed per-camera run (measured "
+            "beside this script, not by it): the slots ~300 us per frame (the model plus their bookkeeping), the "
+            "camera threads' preprocessing and hand-off ~50 us, smoothing and records on the event thread ~25 us, "
+            "and ~12% of the two cores idle while threads hand frames to each other. A tiny model (0.3 ms a "
+            "frame) shows this at its worst."
         ),
     ]
     lines += ["", "## End to end on the video files (decoding included)", "",

@@ -73,11 +73,11 @@ def pipe(reply_bytes: int, wait: float, calls: int) -> float:
         parent.close()
         pin([0])
         conn = Connection(child.detach())
-        while (message := conn.recv()) is not None:
+        while conn.recv() is not None:
             received = time.perf_counter()
             while time.perf_counter() - received < wait:
                 pass
-            conn.send((received, time.perf_counter(), {"out": reply.copy(), "n": len(message)}))
+            conn.send((received, time.perf_counter(), {"out": reply.copy()}))
         os._exit(0)
     child.close()
     pin([1])

@@ -68,6 +68,11 @@ class _Queue:
     reader_waits: bool = False
     """The camera's reader waits for room (``offer(wait=True)`` found the read-ahead full)."""
 
+    @property
+    def read_ahead(self) -> int:
+        """Frames a waiting reader may queue (``offer(wait=True)``)."""
+        return max(self.depth, READ_AHEAD)
+
 
 class Scheduler:
     """Thread-safe frame queues with a policy; see the module docstring.
@@ -117,9 +122,9 @@ class Scheduler:
                 # keep the cadence (due one period after the last due time) unless far behind it
                 late = q.next_due is None or frame.time_s - q.next_due > period
                 q.next_due = frame.time_s + period if late or q.next_due is None else q.next_due + period
-            if wait and len(q.frames) >= max(q.depth, READ_AHEAD):
+            if wait and len(q.frames) >= q.read_ahead:
                 q.reader_waits = True
-                while len(q.frames) > max(q.depth, READ_AHEAD) // 2 and not self._closed:
+                while len(q.frames) > q.read_ahead // 2 and not self._closed:
                     q.space.wait(0.1)
                 q.reader_waits = False
             if self._closed:
@@ -238,7 +243,7 @@ class Scheduler:
         q.counters.taken += 1
         q.busy += 1
         frame = q.frames.popleft()
-        if q.reader_waits and len(q.frames) <= max(q.depth, READ_AHEAD) // 2:
+        if q.reader_waits and len(q.frames) <= q.read_ahead // 2:
             q.space.notify()
         return frame
 
